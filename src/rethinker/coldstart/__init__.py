@@ -1,0 +1,1 @@
+"""Cold-start data by modality bridging over an OpenAI-compatible API."""

@@ -1,0 +1,1 @@
+"""Examples, loaders for on-disk formats, and the built-in synthetic visual tasks."""

@@ -1,0 +1,1 @@
+"""Offline evaluation on public benchmarks with their official scoring rules."""

@@ -1,0 +1,1 @@
+"""One module per benchmark: loading its files and scoring with its official rules."""

@@ -1,0 +1,1 @@
+"""Model and processor loading, prompt building, and the offline tiny-model builder."""

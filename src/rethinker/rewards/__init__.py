@@ -1,0 +1,1 @@
+"""Answer extraction, bounded verification, format rewards and the reward registry."""

@@ -1,0 +1,1 @@
+"""Rollout engines (HF generate, vLLM) and forced rethinking."""

@@ -1,0 +1,1 @@
+"""Training loops (GRPO, SFT), schedules and checkpoints."""
