@@ -1,0 +1,222 @@
+"""Typed, validated configuration: YAML presets plus `key=value` overrides; an unknown key is an error naming it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are rejected, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Strict):
+    path: str = Field(
+        "tiny", description="A local Qwen-VL checkpoint directory, or 'tiny' for the built-in tiny model."
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    gradient_checkpointing: bool = False
+    trust_remote_code: bool = False
+
+
+class SyntheticConfig(Strict):
+    train_size: int = 4096
+    eval_size: int = 200
+    families: list[str] | None = None
+    image_size: int = 84
+
+
+class DataConfig(Strict):
+    source: Literal["synthetic", "file", "virl39k"] = "synthetic"
+    path: str | None = None
+    eval_path: str | None = None
+    columns: dict[str, Any] = Field(default_factory=dict)
+    image_root: str | None = None
+    on_error: Literal["raise", "skip"] = "raise"
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    passrate_column: str | None = None
+    passrate_interval: str | None = None
+    shuffle: bool = True
+
+    @model_validator(mode="after")
+    def _needs_path(self) -> DataConfig:
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"data.path is required when data.source is {self.source!r}")
+        return self
+
+
+class PromptConfig(Strict):
+    template: str = "default"
+    system: str | None = None
+    max_prompt_tokens: int = 1024
+
+
+class RolloutConfig(Strict):
+    engine: Literal["hf", "vllm"] = "hf"
+    group_size: int = Field(8, ge=1)
+    temperature: float = Field(1.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0)
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1)
+
+
+class RewardConfig(Strict):
+    fn: str = "accuracy"
+    workers: int = Field(1, ge=1)
+    timeout_s: float = Field(2.0, gt=0)
+
+
+class AlgoConfig(Strict):
+    adv_norm: Literal["std", "mean", "none"] = "std"
+    eps_low: float = Field(0.2, ge=0.0)
+    eps_high: float = Field(0.2, ge=0.0)
+    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = "token-mean"
+    kl_coef: float = Field(0.0, ge=0.0)
+    kl_type: Literal["k1", "k3"] = "k3"
+    update_epochs: int = Field(1, ge=1)
+
+
+class OptimConfig(Strict):
+    lr: float = Field(1e-4, gt=0)
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup_frac: float = Field(0.0, ge=0.0, lt=1.0)
+    min_lr_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(0.0, ge=0.0)
+    grad_clip: float = Field(1.0, gt=0)
+
+
+class TrainConfig(Strict):
+    steps: int = Field(100, ge=1)
+    queries_per_step: int = Field(16, ge=1)
+    micro_batch_size: int = Field(32, ge=1)
+
+
+class EvalConfig(Strict):
+    every: int = Field(25, ge=0)
+    size: int = Field(200, ge=0)
+    max_new_tokens: int | None = None
+    samples_to_log: int = Field(8, ge=0)
+    at_start: bool = True
+
+
+class CheckpointConfig(Strict):
+    every: int = Field(50, ge=0)
+    keep: int = Field(2, ge=1)
+
+
+class LoggingConfig(Strict):
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "rethinker"
+    progress: bool = True
+
+
+class RLConfig(Strict):
+    """Everything one RL run needs; `rethinker train` resolves it from a preset, a YAML file and overrides."""
+
+    seed: int = 0
+    run_dir: str = "runs/default"
+    resume: bool = False
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key in the message."""
+
+
+def preset_path(name: str) -> Path:
+    """The YAML file of a named preset shipped in `configs/`, or `name` itself if it is a file."""
+    if Path(name).is_file():
+        return Path(name)
+    candidate = resources.files("rethinker").joinpath("configs", f"{name}.yaml")
+    if candidate.is_file():
+        return Path(str(candidate))
+    available = sorted(p.name.removesuffix(".yaml") for p in resources.files("rethinker").joinpath("configs").iterdir())
+    raise ConfigError(f"config {name!r} is neither a file nor a preset; presets: {', '.join(available)}")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split `a.b.c=value` into its key path and a YAML-parsed value."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {key}: cannot parse value {raw!r}: {exc}") from exc
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Set `value` at the dotted `path` of a nested dict, creating sections as needed."""
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {'.'.join(path)}: {part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    parent = data.pop("base", None)
+    if parent is None:
+        return data
+    merged = _read_yaml(preset_path(str(parent)))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: `update` laid over `base`, recursing into sections present in both."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(schema: type[T], config: str | None, overrides: Sequence[str], default: str = "tiny") -> T:
+    """Resolve preset/file + overrides into a validated config; errors name the offending key."""
+    data = _read_yaml(preset_path(config or default))
+    for item in overrides:
+        apply_override(data, *parse_override(item))
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid config: {problems}") from exc
+
+
+def dump_config(config: BaseModel) -> str:
+    """The resolved config as YAML, in the shape `load_config` reads back."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,106 @@
+"""Turn chat messages and images into model inputs, with image tokens expanded by the project itself.
+
+transformers' Qwen-VL `AutoProcessor` also builds a video processor that needs torchvision; training only needs images, so
+the project pairs the checkpoint's tokenizer with the Pillow-backed Qwen2-VL image processor and expands `<|image_pad|>`
+itself. Saved checkpoints keep the standard files, so plain `AutoProcessor` still loads them wherever torchvision exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2VLImageProcessorPil
+
+IMAGE_PAD = "<|image_pad|>"
+
+
+class PromptTooLongError(ValueError):
+    """A prompt (image tokens included) exceeds the allowed length; it must be skipped, never truncated."""
+
+
+@dataclass(frozen=True)
+class PromptInputs:
+    """A tokenised prompt with its images' pixels: what a rollout engine or a forward pass consumes."""
+
+    input_ids: torch.Tensor
+    pixel_values: torch.Tensor | None
+    image_grid_thw: torch.Tensor | None
+
+    @property
+    def length(self) -> int:
+        """Number of prompt tokens, image tokens included."""
+        return int(self.input_ids.numel())
+
+
+class VisionProcessor:
+    """The checkpoint's tokenizer and chat template plus a Qwen2-VL image processor (no torchvision needed)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, image_processor: Qwen2VLImageProcessorPil) -> None:
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.image_pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        self.merge_size = int(image_processor.merge_size)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, min_pixels: int | None = None, max_pixels: int | None = None
+    ) -> VisionProcessor:
+        """Load the tokenizer and image processor of a local Qwen-VL checkpoint, optionally overriding pixel bounds."""
+        path = Path(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+        config_file = path / "preprocessor_config.json"
+        if not config_file.is_file():
+            raise FileNotFoundError(f"{config_file} not found: not a Qwen-VL checkpoint directory")
+        config: dict[str, Any] = json.loads(config_file.read_text())
+        bounds = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+        size = dict(config.get("size") or {})
+        for key, edge in (("min_pixels", "shortest_edge"), ("max_pixels", "longest_edge")):
+            value = bounds[key] if bounds[key] is not None else config.get(key, size.get(edge))
+            if value is not None:
+                config[key] = int(value)
+                size[edge] = int(value)
+        config["size"] = size
+        kept = {k: v for k, v in config.items() if not k.endswith("_type") and k != "processor_class"}
+        return cls(tokenizer, Qwen2VLImageProcessorPil(**kept))
+
+    @property
+    def special_token_ids(self) -> list[int]:
+        """Every special token id except EOS: sampling must never emit these."""
+        eos = self.tokenizer.eos_token_id
+        return sorted({i for i in self.tokenizer.all_special_ids if i != eos})
+
+    def render(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        """Render chat messages to text with the checkpoint's chat template (one `<|image_pad|>` per image)."""
+        return self.tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+
+    def encode(self, text: str, images: Sequence[Image.Image], max_length: int | None = None) -> PromptInputs:
+        """Tokenise rendered text, expanding each `<|image_pad|>` to its image's token count; never truncates."""
+        pieces = text.split(IMAGE_PAD)
+        if len(pieces) - 1 != len(images):
+            raise ValueError(f"prompt has {len(pieces) - 1} image placeholders but {len(images)} images were given")
+        pixel_values = grid = None
+        counts: list[int] = []
+        if images:
+            processed = self.image_processor(images=list(images), return_tensors="pt")
+            pixel_values, grid = processed["pixel_values"], processed["image_grid_thw"]
+            counts = [int(row.prod()) // self.merge_size**2 for row in grid]
+        ids: list[int] = []
+        for i, piece in enumerate(pieces):
+            ids.extend(self.tokenizer.encode(piece, add_special_tokens=False))
+            if i < len(counts):
+                ids.extend([self.image_pad_id] * counts[i])
+        if max_length is not None and len(ids) > max_length:
+            raise PromptTooLongError(f"prompt is {len(ids)} tokens (images included), over the limit of {max_length}")
+        return PromptInputs(torch.tensor(ids, dtype=torch.long), pixel_values, grid)
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        """Decode generated token ids to text, dropping special tokens."""
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
