@@ -1,8 +1,9 @@
 """Turn chat messages and images into model inputs, with image tokens expanded by the project itself.
 
-transformers' Qwen-VL `AutoProcessor` also builds a video processor that needs torchvision; training only needs images, so
-the project pairs the checkpoint's tokenizer with the Pillow-backed Qwen2-VL image processor and expands `<|image_pad|>`
-itself. Saved checkpoints keep the standard files, so plain `AutoProcessor` still loads them wherever torchvision exists.
+transformers' Qwen-VL `AutoProcessor` also builds a video processor that needs torchvision; training only needs
+images, so the project pairs the checkpoint's tokenizer with the Pillow-backed Qwen2-VL image processor and expands
+`<|image_pad|>` itself. Saved checkpoints keep the standard files, so plain `AutoProcessor` still loads them wherever
+torchvision exists.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ TEMPLATES: dict[str, str] = {
 SYSTEM_PROMPTS: dict[str, str] = {
     "r1": (
         "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
-        "assistant first thinks about the reasoning process in the mind and then provides the user with the answer. The "
-        "reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, respectively, "
+        "assistant first thinks about the reasoning process in the mind and then provides the user with the answer. "
+        "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, respectively, "
         "i.e., <think> reasoning process here </think><answer> answer here </answer>."
     ),
 }
@@ -54,7 +54,8 @@ def build_messages(
 ) -> list[dict[str, Any]]:
     """Chat messages for `example`: images where `<image>` placeholders stand, else before the text.
 
-    `system` is a named system prompt or literal text; the `r1` template brings the R1 system prompt unless one is given.
+    `system` is a named system prompt or literal text; the `r1` template brings the R1 system prompt unless one is
+    given.
     """
     if system is None and template == "r1":
         system = "r1"

@@ -143,7 +143,7 @@ def image_processor_config(spec: TinySpec) -> dict:
 
 
 def video_processor_config(spec: TinySpec) -> dict:
-    """The `video_preprocessor_config.json` that lets plain `AutoProcessor` build the full processor where torchvision is."""
+    """The `video_preprocessor_config.json` plain `AutoProcessor` needs to build the full processor (with torchvision)."""
     config = image_processor_config(spec)
     del config["image_processor_type"]
     return {**config, "video_processor_type": "Qwen2VLVideoProcessor"}

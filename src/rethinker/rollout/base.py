@@ -24,7 +24,7 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Generation:
-    """One sampled response: its tokens, each token's log-probability under the sampling policy, and whether it ended."""
+    """One sampled response: its tokens, each token's log-probability under the sampling policy, whether it ended."""
 
     token_ids: torch.Tensor
     logprobs: torch.Tensor

@@ -22,8 +22,8 @@ from rethinker.rollout.base import Generation, SamplingParams
 class RecordLogprobs(LogitsProcessor):
     """Records each sampled token's log-probability under softmax(logits / temperature), before any filtering.
 
-    Storing only the previous step's distribution (not every step's) keeps memory at one [batch, vocab] tensor: the token
-    sampled at step t is read from `input_ids` at step t + 1, and the last one after `generate` returns.
+    Storing only the previous step's distribution (not every step's) keeps memory at one [batch, vocab] tensor: the
+    token sampled at step t is read from `input_ids` at step t + 1, and the last one after `generate` returns.
     """
 
     def __init__(self, temperature: float) -> None:
