@@ -196,3 +196,16 @@ def test_unknown_suffix_needs_a_format(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="format"):
         load_examples(path)
     assert len(load_examples(path, format="jsonl").examples) == 1
+
+
+def test_corrupt_image_bytes_fail_at_decoding_naming_file_row_and_field(
+    tmp_path: Path, png: Callable[..., bytes]
+) -> None:
+    pq.write_table(
+        pa.table({"question": ["a", "b"], "answer": ["1", "2"], "images": [[png()], [png(), png()[:40]]]}),
+        tmp_path / "lazy.parquet",
+    )
+    first, second = load_examples(tmp_path / "lazy.parquet").examples
+    assert load_example_images(first)[0].size == (8, 6)
+    with pytest.raises(DataError, match=r"^lazy\.parquet row 1 field 'images\[1\]': cannot decode"):
+        load_example_images(second)

@@ -253,35 +253,38 @@ def _tally(counts: dict[str, int], colors: Sequence[str]) -> str:
     return f"{', '.join(parts[:-1])} and {parts[-1]} dots"
 
 
-def _reasoning(example: Example) -> tuple[str, str]:
-    """The counting sentence (without its full stop) and the conclusion that follows it."""
+def _reasoning(example: Example) -> tuple[str, str, str]:
+    """The counting sentence, the conclusion drawn from it, and the shortest recount that confirms the answer."""
     meta = example.metadata
-    counts, asked = meta["counts"], list(meta["asked"])
-    family = meta["family"]
+    counts, asked, family = meta["counts"], list(meta["asked"]), meta["family"]
+    total = f"I count {_dots(example.answer)}."
     if family == "count" and len(asked) == 1:
-        return f"I count {_dots(example.answer)}", ""
-    tally = f"I count {_tally(counts, asked)}"
-    if family in ("count", "sum_count"):
-        return tally, f"{' + '.join(str(counts[color]) for color in asked)} = {example.answer}."
+        return total, "", total
+    tally = f"I count {_tally(counts, asked)}."
+    if family == "count":
+        return tally, f"{' + '.join(str(counts[color]) for color in asked)} = {example.answer}.", total
+    if family == "sum_count":
+        return tally, f"{' + '.join(str(counts[color]) for color in asked)} = {example.answer}.", tally
     if family == "compare":
         first, second = asked
         sign = ">" if counts[first] > counts[second] else "<"
         winner = first if sign == ">" else second
-        return tally, f"{counts[first]} {sign} {counts[second]}, so {winner} has more."
+        return tally, f"{counts[first]} {sign} {counts[second]}, so {winner} has more.", tally
     if family == "max_color":
-        return tally, f"So {max(asked, key=counts.__getitem__)} has the most."
-    return tally, ""
+        winner = max(asked, key=counts.__getitem__)
+        return tally, f"So {winner} has the most.", f"I count {_dots(counts[winner], winner)}."
+    return tally, "", tally
 
 
 def worked_solution(example: Example, rng: random.Random, recheck_prob: float = 0.0) -> str:
     """A short correct solution ending in `\\boxed{answer}`; with probability `recheck_prob` a recount follows it."""
     if "family" not in example.metadata:
         raise ValueError(f"example {example.id} is not a synthetic item")
-    counting, conclusion = _reasoning(example)
+    counting, conclusion, recount = _reasoning(example)
     boxed = f"\\boxed{{{example.answer}}}"
-    solution = " ".join(part for part in (f"{counting}.", conclusion, boxed) if part)
+    solution = " ".join(part for part in (counting, conclusion, boxed) if part)
     if rng.random() < recheck_prob:
-        solution += f"\n\n{rng.choice(RECHECK_TRIGGERS)} {counting} again. {boxed}"
+        solution += f"\n\n{rng.choice(RECHECK_TRIGGERS)} {recount[:-1]} again. {boxed}"
     return solution
 
 
