@@ -27,6 +27,7 @@ CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so)\b(?:[^.\n]|\.(?=\d))*", 
 CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 TABLE_LINE = re.compile(r"^.*\|.*$", re.MULTILINE)
 BRACKET_LIST = re.compile(r"\[[^\[\]]{0,200}\]")
+DEGREES = re.compile(r"\s*\^\s*\{?\s*\\circ\s*\}?")
 TEXT_WRAPPER = re.compile(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}")
 
 
@@ -102,7 +103,7 @@ def explicit_answers(text: str) -> Iterator[tuple[str, str]]:
 def clean_candidate(candidate: str) -> str:
     """A candidate without markdown emphasis, LaTeX text wrappers, dollar signs and surrounding punctuation."""
     candidate = TEXT_WRAPPER.sub(r"\1", candidate[: MAX_EXTRACTED_CHARS * 2])
-    candidate = candidate.replace("**", "").replace("$", "").strip()
+    candidate = DEGREES.sub("°", candidate).replace("**", "").replace("$", "").strip()
     return candidate.strip(" .,:;\"'`")[:MAX_EXTRACTED_CHARS]
 
 
