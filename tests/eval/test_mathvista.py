@@ -156,6 +156,10 @@ def test_bad_records_name_the_problem_or_line(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"7": {"question": "q", "question_type": "multi_choice", "answer_type": "text"}}))
     with pytest.raises(ValueError, match=r"pid '7'.*without choices"):
         mathvista.load(broken)
+    not_objects = tmp_path / "not_objects.json"
+    not_objects.write_text('{"1": "oops"}')
+    with pytest.raises(ValueError, match="problem 0: expected a JSON object"):
+        mathvista.load(not_objects)
     lines = tmp_path / "broken.jsonl"
     lines.write_text('{"pid": "1", "question": "q", "question_type": "free_form", "answer_type": "integer"}\n{oops\n')
     with pytest.raises(ValueError, match="line 2"):
