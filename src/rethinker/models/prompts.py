@@ -22,7 +22,8 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "r1": (
         "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
         "assistant first thinks about the reasoning process in the mind and then provides the user with the answer. "
-        "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, respectively, "
+        "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+        "respectively, "
         "i.e., <think> reasoning process here </think><answer> answer here </answer>."
     ),
 }
@@ -42,10 +43,10 @@ def resolve_template(name_or_text: str) -> str:
 
 
 def question_with_choices(example: Example) -> str:
-    """The question text, followed by lettered choices when the example has them."""
-    if not example.choices:
-        return example.question
+    """The question text, followed by its lettered choices unless the question already lists them."""
     lines = [f"{letter}. {choice}" for letter, choice in zip(string.ascii_uppercase, example.choices, strict=False)]
+    if all(line in example.question for line in lines):
+        return example.question
     return example.question + "\n" + "\n".join(lines)
 
 

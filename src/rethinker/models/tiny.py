@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -11,6 +13,9 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+from rethinker.data.synthetic import synthetic_corpus
+from rethinker.models.prompts import SYSTEM_PROMPTS, TEMPLATES
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -143,7 +148,7 @@ def image_processor_config(spec: TinySpec) -> dict:
 
 
 def video_processor_config(spec: TinySpec) -> dict:
-    """The `video_preprocessor_config.json` plain `AutoProcessor` needs to build the full processor (with torchvision)."""
+    """The `video_preprocessor_config.json` that plain `AutoProcessor` needs for the full (torchvision) processor."""
     config = image_processor_config(spec)
     del config["image_processor_type"]
     return {**config, "video_processor_type": "Qwen2VLVideoProcessor"}
@@ -171,3 +176,28 @@ def build_tiny(out_dir: Path, corpus: Iterable[str], spec: TinySpec = TinySpec()
     model.save_pretrained(out_dir, safe_serialization=True)
     save_processor_files(out_dir, tokenizer, spec)
     return out_dir
+
+
+def tokenizer_corpus(n: int = 2000) -> list[str]:
+    """Texts the tiny tokenizer is trained on: the synthetic tasks' words plus the instruction templates."""
+    return [
+        *synthetic_corpus(n, seed=0),
+        *TEMPLATES.values(),
+        *SYSTEM_PROMPTS.values(),
+        "<think> </think> <answer> </answer>",
+    ]
+
+
+def ensure_tiny(root: Path, seed: int = 0) -> Path:
+    """The randomly initialised tiny model under `root`, built once (into a temporary directory, then renamed)."""
+    target = Path(root) / f"tiny-random-{seed}"
+    if (target / "config.json").is_file():
+        return target
+    tmp = Path(root) / f".tmp-tiny-random-{seed}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    build_tiny(tmp, tokenizer_corpus(), seed=seed)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

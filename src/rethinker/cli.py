@@ -1,0 +1,70 @@
+"""The `rethinker` command: one entry point for every job (train, tiny, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rethinker.config import ConfigError, RLConfig, load_config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rethinker.train.grpo import GRPOTrainer
+
+    config = load_config(RLConfig, args.config, args.overrides)
+    final = GRPOTrainer(config).fit()
+    print(f"final checkpoint: {final}")
+    return 0
+
+
+def _tiny(args: argparse.Namespace) -> int:
+    from rethinker.models.tiny import build_tiny, tokenizer_corpus
+
+    out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed)
+    print(f"tiny model written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="rethinker", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="RL training (GRPO, SSR, forced rethinking, PTST)")
+    train.add_argument("config", nargs="?", help="a preset name from configs/ or a YAML file (default: tiny)")
+    train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.steps=10 rollout.group_size=4")
+    train.set_defaults(func=_train)
+
+    tiny = commands.add_parser("tiny", help="build the tiny Qwen2.5-VL (random init) offline")
+    tiny.add_argument("--out", required=True, help="output directory")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(func=_tiny)
+    return parser
+
+
+def split_overrides(args: argparse.Namespace) -> None:
+    """Let `rethinker train key=value` work without a config: a first positional with '=' is an override."""
+    if getattr(args, "config", None) and "=" in args.config:
+        args.overrides = [args.config, *args.overrides]
+        args.config = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rethinker` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    split_overrides(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

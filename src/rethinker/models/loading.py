@@ -1,0 +1,44 @@
+"""Load a policy (model + processor) from a local checkpoint directory, or the built-in tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForImageTextToText, PreTrainedModel
+
+from rethinker.models.processor import VisionProcessor
+
+SUPPORTED_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def cache_dir() -> Path:
+    """Where built artefacts (the tiny model) are kept: `$RETHINKER_CACHE`, else `~/.cache/rethinker`."""
+    return Path(os.environ.get("RETHINKER_CACHE", Path.home() / ".cache" / "rethinker"))
+
+
+def check_checkpoint(path: Path) -> str:
+    """The model type of a local checkpoint directory; a clear error when it is missing or unsupported."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{path}: no config.json; model.path must be a local checkpoint directory or 'tiny'")
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(f"{config_file}: model_type {model_type!r} is not one of {SUPPORTED_MODEL_TYPES}")
+    return model_type
+
+
+def load_model(path: Path, dtype: str = "float32", trust_remote_code: bool = False) -> PreTrainedModel:
+    """A Qwen-VL model from a local directory (safetensors), with the requested dtype."""
+    check_checkpoint(path)
+    return AutoModelForImageTextToText.from_pretrained(
+        path, dtype=DTYPES[dtype], trust_remote_code=trust_remote_code, use_safetensors=True
+    )
+
+
+def load_processor(path: Path, min_pixels: int | None = None, max_pixels: int | None = None) -> VisionProcessor:
+    """The project's processor for a checkpoint, optionally overriding its pixel bounds."""
+    return VisionProcessor.from_pretrained(path, min_pixels=min_pixels, max_pixels=max_pixels)

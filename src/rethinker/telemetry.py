@@ -1,0 +1,84 @@
+"""Metric sinks (JSONL, TensorBoard, optional W&B) behind one `log` call, and a progress bar with ETA."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+
+class MetricsLogger:
+    """Writes one flat JSON object per step to `metrics.jsonl`, mirrored to TensorBoard and W&B when enabled."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True, wandb_project: str | None = None, config: Any = None):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tb = None
+        self._wandb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+        if wandb_project:
+            try:
+                import wandb
+            except ImportError as exc:
+                raise RuntimeError("logging.wandb=true needs W&B: pip install 'rethinker[wandb]'") from exc
+            self._wandb = wandb.init(project=wandb_project, dir=str(run_dir), config=config)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines for steps after `step` (written before a crash), so a resumed run does not duplicate them."""
+        if not self.path.exists():
+            return
+        kept = [
+            line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
+        ]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Record `metrics` for `step` in every sink."""
+        row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, float) and math.isfinite(value):
+                    self._tb.add_scalar(key, value, step)
+        if self._wandb is not None:
+            self._wandb.log(dict(row), step=step)
+
+    def histogram(self, step: int, name: str, values: torch.Tensor) -> None:
+        """A histogram (e.g. of advantages) in TensorBoard and W&B; JSONL keeps scalars only."""
+        if self._tb is not None and values.numel():
+            self._tb.add_histogram(name, values, step)
+        if self._wandb is not None and values.numel():
+            import wandb
+
+            self._wandb.log({name: wandb.Histogram(values.tolist())}, step=step)
+
+    def close(self) -> None:
+        """Flush and close the sinks."""
+        if self._tb is not None:
+            self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return value
+
+
+def progress_bar(total: int, initial: int, enabled: bool, desc: str) -> tqdm:
+    """A tqdm bar that starts at `initial` (so a resumed run shows its true position and ETA)."""
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, dynamic_ncols=True)

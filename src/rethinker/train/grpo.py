@@ -1,0 +1,262 @@
+"""The RL loop; one step reads like the pipeline: rollout -> rethink -> reward -> advantages -> replay -> update."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from rethinker.algo.advantages import group_advantages, group_stats
+from rethinker.config import RLConfig, dump_config
+from rethinker.models.processor import PromptTooLongError
+from rethinker.rewards.registry import get_reward_fn, score_batch
+from rethinker.rewards.verify import Verifier
+from rethinker.rollout.base import SamplingParams
+from rethinker.telemetry import MetricsLogger, progress_bar
+from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+from rethinker.train.datasets import DataStream, build_datasets
+from rethinker.train.evaluate import evaluate
+from rethinker.train.optim import build_optimizer
+from rethinker.train.policy import Policy, load_policy
+from rethinker.train.prompts import PromptBank
+from rethinker.train.samples import Sample
+from rethinker.train.update import UpdateSettings, policy_update
+
+log = logging.getLogger(__name__)
+
+
+def step_seed(seed: int, step: int, stream: int = 0) -> int:
+    """A seed for one step's random draws, so a resumed run draws exactly what an uninterrupted one would."""
+    return (seed * 1_000_003 + step * 9_176 + stream) % (2**63)
+
+
+class GRPOTrainer:
+    """Group-relative policy optimisation of a vision-language model, resumable from its last checkpoint."""
+
+    def __init__(self, config: RLConfig) -> None:
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(dump_config(config))
+        torch.manual_seed(config.seed)
+        checkpoint = latest_checkpoint(self.run_dir / "checkpoints") if config.resume else None
+        self.policy: Policy = load_policy(config, checkpoint)
+        train, held_out, self.data_counts = build_datasets(config.data, config.seed)
+        prompt = config.prompt
+        self.train_bank = PromptBank(
+            self.policy.processor, train, prompt.template, prompt.system, prompt.max_prompt_tokens
+        )
+        self.eval_bank = PromptBank(
+            self.policy.processor,
+            held_out[: config.eval.size],
+            prompt.template,
+            prompt.system,
+            prompt.max_prompt_tokens,
+        )
+        self.stream = DataStream(len(train), config.seed, config.data.shuffle)
+        self.reward_fn = get_reward_fn(config.reward.fn)
+        self.verifier = Verifier(workers=config.reward.workers, timeout_s=config.reward.timeout_s)
+        params = [p for p in self.policy.model.parameters() if p.requires_grad]
+        self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)
+        self.step = 0
+        self.skipped_prompts = 0
+        self.logger = MetricsLogger(
+            self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
+        )
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    def _restore(self, checkpoint: Path) -> None:
+        state = load_trainer_state(checkpoint)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stream.position = int(state["data_position"])
+        self.step = int(state["step"])
+        self.skipped_prompts = int(state.get("skipped_prompts", 0))
+        self.logger.truncate_after(self.step)
+        log.info("resumed from %s at step %d", checkpoint, self.step)
+
+    def _state(self) -> dict:
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "data_position": self.stream.position,
+            "skipped_prompts": self.skipped_prompts,
+        }
+
+    def save(self) -> Path:
+        """Checkpoint the model (Hugging Face format) and the trainer state at the current step."""
+        return save_checkpoint(
+            self.run_dir / "checkpoints",
+            self.step,
+            self.policy.model,
+            self.policy.source,
+            self._state(),
+            self.config.checkpoint.keep,
+        )
+
+    def sampling_params(self) -> SamplingParams:
+        """The rollout sampling settings of this run."""
+        rollout = self.config.rollout
+        return SamplingParams(
+            max_new_tokens=rollout.max_new_tokens,
+            temperature=rollout.temperature,
+            top_p=rollout.top_p,
+            top_k=rollout.top_k,
+            n=rollout.group_size,
+        )
+
+    def next_queries(self) -> list[int]:
+        """The next queries whose prompts fit the length limit (over-long ones are skipped and counted)."""
+        chosen: list[int] = []
+        while len(chosen) < self.config.train.queries_per_step:
+            for index in self.stream.take(self.config.train.queries_per_step - len(chosen)):
+                try:
+                    self.train_bank.get(index)
+                    chosen.append(index)
+                except PromptTooLongError as exc:
+                    self.skipped_prompts += 1
+                    log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
+        return chosen
+
+    def rollout(self, queries: list[int]) -> list[Sample]:
+        """Sample a group of responses per query with the current policy."""
+        torch.manual_seed(step_seed(self.config.seed, self.step))
+        prompts = [self.train_bank.get(i) for i in queries]
+        groups = self.policy.engine.generate(prompts, self.sampling_params())
+        samples = []
+        for query_index, (example_index, group) in enumerate(zip(queries, groups, strict=True)):
+            for generation in group:
+                samples.append(
+                    Sample(
+                        example_index=example_index,
+                        query_index=query_index,
+                        prompt_ids=prompts[query_index].input_ids,
+                        response_ids=generation.token_ids,
+                        old_logprobs=generation.logprobs,
+                        response_text=self.policy.processor.decode(generation.token_ids),
+                        reward=0.0,
+                        correct=False,
+                        ended_with_eos=generation.ended_with_eos,
+                        born_step=self.step,
+                    )
+                )
+        return samples
+
+    def reward(self, samples: list[Sample]) -> None:
+        """Score every response against its example's gold answer (in parallel, bounded in time)."""
+        examples = [self.train_bank.examples[s.example_index] for s in samples]
+        results = score_batch(self.reward_fn, [s.response_text for s in samples], examples, self.verifier)
+        for sample, result in zip(samples, results, strict=True):
+            sample.reward = float(result.reward)
+            sample.correct = bool(result.correct)
+
+    def advantages(self, samples: list[Sample]) -> dict[str, float]:
+        """Group-normalised advantages; returns the group telemetry (effective / all-correct / all-wrong shares)."""
+        group_size = self.config.rollout.group_size
+        rewards = torch.tensor([s.reward for s in samples])
+        correct = torch.tensor([s.correct for s in samples])
+        advantages = group_advantages(rewards, group_size, self.config.algo.adv_norm)
+        for sample, advantage in zip(samples, advantages.tolist(), strict=True):
+            sample.advantage = advantage
+        return group_stats(rewards, correct, group_size)
+
+    def select(self, samples: list[Sample]) -> list[Sample]:
+        """The update batch: every sample (plain GRPO)."""
+        return samples
+
+    def update(self, batch: list[Sample]) -> dict[str, float]:
+        """One policy update on the selected batch."""
+        settings = UpdateSettings(
+            algo=self.config.algo,
+            micro_batch_size=self.config.train.micro_batch_size,
+            pad_id=self.policy.processor.tokenizer.pad_token_id,
+            temperature=self.config.rollout.temperature,
+            grad_clip=self.config.optim.grad_clip,
+            norm_len=float(self.config.rollout.max_new_tokens),
+        )
+        return policy_update(
+            self.policy.model,
+            self.policy.ref_model,
+            batch,
+            self.optimizer,
+            self.scheduler,
+            self.train_bank.pixels,
+            settings,
+        )
+
+    def train_step(self) -> dict[str, float]:
+        """rollout -> reward -> advantages -> select -> update, with timings and telemetry."""
+        start = time.perf_counter()
+        samples = self.rollout(self.next_queries())
+        rollout_s = time.perf_counter() - start
+        self.reward(samples)
+        reward_s = time.perf_counter() - start - rollout_s
+        metrics = self.advantages(samples)
+        batch = self.select(samples)
+        update_start = time.perf_counter()
+        metrics.update(self.update(batch))
+        update_s = time.perf_counter() - update_start
+        self.step += 1
+        advantages = torch.tensor([s.advantage for s in batch])
+        self.logger.histogram(self.step, "adv/hist", advantages)
+        metrics.update(
+            {
+                "reward/mean": sum(s.reward for s in samples) / len(samples),
+                "acc/mean": sum(s.correct for s in samples) / len(samples),
+                "batch/size": float(len(batch)),
+                "adv/abs_mean": float(advantages.abs().mean()) if len(batch) else 0.0,
+                "response/len_mean": sum(s.response_length for s in samples) / len(samples),
+                "response/eos_frac": sum(s.ended_with_eos for s in samples) / len(samples),
+                "data/skipped_prompts": float(self.skipped_prompts),
+                "time/rollout_s": rollout_s,
+                "time/reward_s": reward_s,
+                "time/update_s": update_s,
+                "time/step_s": time.perf_counter() - start,
+            }
+        )
+        return metrics
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy accuracy on the held-out examples; writes a sample of generations for a person to read."""
+        max_new = self.config.eval.max_new_tokens or self.config.rollout.max_new_tokens
+        return evaluate(
+            self.policy,
+            self.eval_bank,
+            self.reward_fn,
+            self.verifier,
+            max_new,
+            self.run_dir / "samples" / f"step-{self.step}.jsonl",
+            self.config.eval.samples_to_log,
+        )
+
+    def should(self, every: int) -> bool:
+        """Whether a periodic action (evaluation, checkpoint) is due at the current step."""
+        return every > 0 and (self.step % every == 0 or self.step == self.config.train.steps)
+
+    def fit(self) -> Path:
+        """Train to `train.steps`, evaluating and checkpointing on schedule; returns the final checkpoint."""
+        total = self.config.train.steps
+        bar = progress_bar(total, self.step, self.config.logging.progress, "train")
+        try:
+            if self.step == 0 and self.config.eval.at_start and len(self.eval_bank):
+                self.logger.log(0, {**self.data_counts, **self.evaluate()})
+            while self.step < total:
+                metrics = self.train_step()
+                if len(self.eval_bank) and self.should(self.config.eval.every):
+                    metrics.update(self.evaluate())
+                self.logger.log(self.step, metrics)
+                if self.should(self.config.checkpoint.every):
+                    self.save()
+                bar.update(1)
+                bar.set_postfix(
+                    reward=f"{metrics['reward/mean']:.2f}", acc=f"{metrics.get('eval/acc', float('nan')):.2f}"
+                )
+            return self.save()
+        finally:
+            bar.close()
+            self.logger.close()
+            self.verifier.close()

@@ -1,0 +1,87 @@
+"""Per-token log-probabilities of responses under a model, for a micro-batch of samples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+
+from rethinker.train.samples import Sample
+
+PixelFn = Callable[[int], tuple[torch.Tensor | None, torch.Tensor | None]]
+"""Maps an example index to its (pixel_values, image_grid_thw), built on demand."""
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """Sequences laid out as [left-padded prompt | right-padded response], so responses share one column range."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    response_ids: torch.Tensor
+    response_mask: torch.Tensor
+    old_logprobs: torch.Tensor
+    advantages: torch.Tensor
+    pixel_values: torch.Tensor | None
+    image_grid_thw: torch.Tensor | None
+
+
+def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBatch:
+    """Pad a list of samples into one `MicroBatch` (prompts to the left, responses to the right)."""
+    prompt_width = max(int(s.prompt_ids.numel()) for s in samples)
+    response_width = max(s.response_length for s in samples)
+    n = len(samples)
+    input_ids = torch.full((n, prompt_width + response_width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    response_ids = torch.full((n, response_width), pad_id, dtype=torch.long)
+    response_mask = torch.zeros((n, response_width), dtype=torch.float32)
+    old_logprobs = torch.zeros((n, response_width), dtype=torch.float32)
+    pixel_values, grids = [], []
+    for row, sample in enumerate(samples):
+        p, r = int(sample.prompt_ids.numel()), sample.response_length
+        input_ids[row, prompt_width - p : prompt_width] = sample.prompt_ids
+        input_ids[row, prompt_width : prompt_width + r] = sample.response_ids
+        attention_mask[row, prompt_width - p : prompt_width + r] = 1
+        response_ids[row, :r] = sample.response_ids
+        response_mask[row, :r] = 1.0
+        old_logprobs[row, :r] = sample.old_logprobs
+        values, grid = pixels(sample.example_index)
+        if values is not None:
+            pixel_values.append(values)
+            grids.append(grid)
+    return MicroBatch(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        response_ids=response_ids,
+        response_mask=response_mask,
+        old_logprobs=old_logprobs,
+        advantages=torch.tensor([s.advantage for s in samples], dtype=torch.float32),
+        pixel_values=torch.cat(pixel_values) if pixel_values else None,
+        image_grid_thw=torch.cat(grids) if grids else None,
+    )
+
+
+def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: float = 1.0) -> torch.Tensor:
+    """Log-probabilities [batch, response_width] of the response tokens under softmax(logits / temperature).
+
+    Only the logits of the response positions are materialised (`logits_to_keep`), which bounds memory by the response
+    length rather than the whole sequence.
+    """
+    device = model.device
+    response_width = batch.response_ids.shape[1]
+    inputs = {
+        "input_ids": batch.input_ids.to(device),
+        "attention_mask": batch.attention_mask.to(device),
+        "logits_to_keep": response_width + 1,
+        "use_cache": False,
+    }
+    if batch.pixel_values is not None:
+        inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
+        inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
+    logits = model(**inputs).logits[:, :-1].float()
+    if temperature > 0 and temperature != 1.0:
+        logits = logits / temperature
+    chosen = logits.gather(2, batch.response_ids.to(device)[..., None]).squeeze(-1)
+    return chosen - torch.logsumexp(logits, dim=-1)

@@ -1,0 +1,62 @@
+"""The policy a run trains: model, processor, rollout engine, and a frozen reference model only when KL is on."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import PreTrainedModel
+
+from rethinker.config import RLConfig
+from rethinker.models.loading import cache_dir, load_model, load_processor
+from rethinker.models.processor import VisionProcessor
+from rethinker.models.tiny import ensure_tiny
+from rethinker.rollout.base import RolloutEngine
+from rethinker.rollout.hf import HFRolloutEngine
+
+
+@dataclass
+class Policy:
+    """Everything that generates with or trains the policy weights; `source` holds the processor files."""
+
+    model: PreTrainedModel
+    processor: VisionProcessor
+    engine: RolloutEngine
+    source: Path
+    ref_model: PreTrainedModel | None = None
+
+
+def resolve_model_path(path: str) -> Path:
+    """A checkpoint directory for `model.path`: 'tiny' builds (once) the built-in tiny model in the cache."""
+    if path == "tiny":
+        return ensure_tiny(cache_dir())
+    return Path(path)
+
+
+def build_engine(config: RLConfig, model: PreTrainedModel, processor: VisionProcessor) -> RolloutEngine:
+    """The rollout engine named by `rollout.engine`."""
+    tokenizer = processor.tokenizer
+    if config.rollout.engine == "vllm":
+        raise NotImplementedError("rollout.engine=vllm is not available yet; use rollout.engine=hf")
+    return HFRolloutEngine(
+        model, tokenizer.eos_token_id, tokenizer.pad_token_id, processor.special_token_ids, config.rollout.batch_size
+    )
+
+
+def load_policy(config: RLConfig, checkpoint: Path | None = None) -> Policy:
+    """Load the policy from `checkpoint` when resuming, else from `model.path`; a reference copy iff kl_coef > 0."""
+    source = Path(checkpoint) if checkpoint is not None else resolve_model_path(config.model.path)
+    model_cfg = config.model
+    model = load_model(source, model_cfg.dtype, model_cfg.trust_remote_code)
+    if model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    processor = load_processor(source, model_cfg.min_pixels, model_cfg.max_pixels)
+    ref_model = None
+    if config.algo.kl_coef > 0:
+        ref_source = resolve_model_path(config.model.path)
+        ref_model = (
+            load_model(ref_source, model_cfg.dtype, model_cfg.trust_remote_code) if checkpoint else copy.deepcopy(model)
+        )
+        ref_model.requires_grad_(False).eval()
+    return Policy(model, processor, build_engine(config, model, processor), source, ref_model)

@@ -1,0 +1,108 @@
+"""One policy update over a batch of samples: micro-batches, exact loss accumulation, clipping, optimizer step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+
+from rethinker.algo.kl import kl_estimate
+from rethinker.algo.losses import aggregate, policy_loss
+from rethinker.algo.nll import token_mean_nll
+from rethinker.config import AlgoConfig
+from rethinker.train.logprobs import MicroBatch, PixelFn, collate, response_logprobs
+from rethinker.train.samples import Sample
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    """What an update needs besides the samples: the loss recipe and how to batch."""
+
+    algo: AlgoConfig
+    micro_batch_size: int
+    pad_id: int
+    temperature: float
+    grad_clip: float
+    norm_len: float
+    sft_coef: float = 0.0
+
+
+def micro_batches(samples: Sequence[Sample], size: int) -> list[list[Sample]]:
+    """Length-sorted chunks of at most `size` samples, so padding inside a chunk stays small."""
+    ordered = sorted(samples, key=lambda s: int(s.prompt_ids.numel()) + s.response_length)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def share(chunk: MicroBatch, total_tokens: float, total_seqs: int, mode: str) -> float:
+    """The weight that turns a chunk's own aggregate into its exact part of the whole batch's aggregate."""
+    if mode == "token-mean":
+        return float(chunk.response_mask.sum()) / max(total_tokens, 1.0)
+    return chunk.response_mask.shape[0] / max(total_seqs, 1)
+
+
+def policy_update(
+    model: PreTrainedModel,
+    ref_model: PreTrainedModel | None,
+    samples: Sequence[Sample],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    pixels: PixelFn,
+    settings: UpdateSettings,
+) -> dict[str, float]:
+    """Run `update_epochs` passes over `samples`, one optimizer step per pass; returns loss and gradient metrics."""
+    algo = settings.algo
+    totals = {"loss/policy": 0.0, "loss/kl": 0.0, "loss/sft": 0.0, "policy/clip_frac": 0.0, "policy/ratio_mean": 0.0}
+    grad_norm = torch.tensor(0.0)
+    chunks = micro_batches(samples, settings.micro_batch_size)
+    total_tokens = float(sum(s.response_length for s in samples))
+    sft_selected = {id(s) for s in samples if s.accepted_rethink and s.advantage > 0}
+    sft_tokens = float(sum(s.response_length for s in samples if id(s) in sft_selected))
+    model.train()
+    for _ in range(algo.update_epochs):
+        optimizer.zero_grad(set_to_none=True)
+        for chunk_samples in chunks:
+            batch = collate(chunk_samples, settings.pad_id, pixels)
+            weight = share(batch, total_tokens, len(samples), algo.loss_agg)
+            logp = response_logprobs(model, batch, settings.temperature)
+            device = logp.device
+            mask = batch.response_mask.to(device)
+            loss, stats = policy_loss(
+                logp,
+                batch.old_logprobs.to(device),
+                batch.advantages.to(device),
+                mask,
+                algo.eps_low,
+                algo.eps_high,
+                algo.loss_agg,
+                settings.norm_len,
+            )
+            total = loss * weight
+            totals["loss/policy"] += loss.item() * weight
+            totals["policy/clip_frac"] += stats["clip_frac"] * weight
+            totals["policy/ratio_mean"] += stats["ratio_mean"] * weight
+            if ref_model is not None and algo.kl_coef > 0:
+                with torch.no_grad():
+                    ref_logp = response_logprobs(ref_model, batch, settings.temperature)
+                kl = aggregate(kl_estimate(logp, ref_logp, algo.kl_type), mask, algo.loss_agg, settings.norm_len)
+                total = total + algo.kl_coef * kl * weight
+                totals["loss/kl"] += kl.item() * weight
+            if settings.sft_coef > 0 and sft_tokens > 0:
+                selected = torch.tensor(
+                    [id(s) in sft_selected for s in chunk_samples], dtype=torch.float32, device=device
+                )
+                chunk_sft_tokens = float((mask * selected[:, None]).sum())
+                if chunk_sft_tokens > 0:
+                    nll = token_mean_nll(logp, mask, selected) * (chunk_sft_tokens / sft_tokens)
+                    total = total + settings.sft_coef * nll
+                    totals["loss/sft"] += settings.sft_coef * nll.item()
+            total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+    scheduler.step()
+    epochs = algo.update_epochs
+    metrics = {key: value / epochs for key, value in totals.items()}
+    metrics["grad_norm"] = float(grad_norm)
+    metrics["lr"] = scheduler.get_last_lr()[0]
+    return metrics

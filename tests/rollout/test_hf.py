@@ -1,0 +1,97 @@
+"""The HF rollout engine: groups, recorded log-probs equal a forward pass, special tokens can never be sampled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText
+
+from rethinker.models.processor import VisionProcessor
+from rethinker.rollout.base import SamplingParams
+from rethinker.rollout.hf import HFRolloutEngine
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_dir: Path):
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    processor = VisionProcessor.from_pretrained(tiny_dir)
+    engine = HFRolloutEngine(
+        model, processor.tokenizer.eos_token_id, processor.tokenizer.pad_token_id, processor.special_token_ids, 16
+    )
+    prompts = [
+        processor.encode(
+            processor.render([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]),
+            [Image.new("RGB", size, (123, 117, 104))],
+        )
+        for question, size in (("How many dots?", (84, 84)), ("How many red dots are there?", (112, 84)))
+    ]
+    return model, processor, engine, prompts
+
+
+def test_groups_and_logprobs_match_a_forward_pass(setup) -> None:
+    model, _, engine, prompts = setup
+    torch.manual_seed(0)
+    groups = engine.generate(prompts, SamplingParams(max_new_tokens=12, n=3))
+    assert [len(g) for g in groups] == [3, 3]
+    for prompt, group in zip(prompts, groups, strict=True):
+        for generation in group:
+            ids = torch.cat([prompt.input_ids, generation.token_ids])[None]
+            with torch.no_grad():
+                logits = model(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    pixel_values=prompt.pixel_values,
+                    image_grid_thw=prompt.image_grid_thw,
+                ).logits[0, prompt.length - 1 : -1]
+            expected = torch.log_softmax(logits, -1).gather(1, generation.token_ids[:, None]).squeeze(1)
+            assert torch.allclose(expected, generation.logprobs, atol=1e-4)
+
+
+def test_same_seed_same_samples(setup) -> None:
+    _, _, engine, prompts = setup
+    torch.manual_seed(3)
+    first = engine.generate(prompts, SamplingParams(max_new_tokens=8, n=2))
+    torch.manual_seed(3)
+    second = engine.generate(prompts, SamplingParams(max_new_tokens=8, n=2))
+    assert all(
+        torch.equal(a.token_ids, b.token_ids)
+        for ga, gb in zip(first, second, strict=True)
+        for a, b in zip(ga, gb, strict=True)
+    )
+
+
+def test_special_tokens_are_never_sampled_even_when_favoured(tiny_dir: Path, setup) -> None:
+    _, processor, _, prompts = setup
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    favoured = processor.image_pad_id
+    with torch.no_grad():
+        model.lm_head.weight[favoured] = model.model.language_model.norm.weight.sign() * 50.0
+    unblocked = HFRolloutEngine(model, processor.tokenizer.eos_token_id, processor.tokenizer.pad_token_id, [], 16)
+    greedy = unblocked.generate(prompts, SamplingParams(max_new_tokens=3, temperature=0.0))
+    assert favoured in greedy[0][0].token_ids.tolist()
+    engine = HFRolloutEngine(
+        model, processor.tokenizer.eos_token_id, processor.tokenizer.pad_token_id, processor.special_token_ids, 16
+    )
+    for temperature in (0.0, 1.0):
+        torch.manual_seed(0)
+        groups = engine.generate(prompts, SamplingParams(max_new_tokens=10, n=4, temperature=temperature))
+        sampled = torch.cat([g.token_ids for group in groups for g in group])
+        assert not set(sampled.tolist()) & set(processor.special_token_ids)
+
+
+def test_eos_ends_a_response(setup) -> None:
+    model, processor, _, prompts = setup
+    eos = processor.tokenizer.eos_token_id
+    engine = HFRolloutEngine(model, eos, processor.tokenizer.pad_token_id, processor.special_token_ids, 16)
+    with torch.no_grad():
+        saved = model.lm_head.weight[eos].clone()
+        model.lm_head.weight[eos] = model.model.language_model.norm.weight.sign() * 50.0
+    try:
+        group = engine.generate(prompts[:1], SamplingParams(max_new_tokens=10, n=2, temperature=0.0))[0]
+    finally:
+        with torch.no_grad():
+            model.lm_head.weight[eos] = saved
+    assert all(g.ended_with_eos and g.token_ids.tolist() == [eos] for g in group)
