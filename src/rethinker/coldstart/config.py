@@ -1,0 +1,123 @@
+"""Typed configuration of the cold-start pipeline, read from YAML plus `key=value` overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rethinker.coldstart.prompts import DESCRIPTION_PROMPT, PSEUDO_COT_PROMPT, REASONING_PROMPT, placeholders_in
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+class EndpointConfig(BaseModel):
+    """One model behind an OpenAI-compatible `/v1/chat/completions` endpoint, with its sampling and retry policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
+    temperature: float = Field(0.7, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(4096, gt=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields, e.g. top_k for vLLM.")
+    max_concurrency: int = Field(8, gt=0, description="Requests in flight to this endpoint at most.")
+    timeout_s: float = Field(600.0, gt=0.0, description="Wall-clock limit of one request, body included.")
+    max_attempts: int = Field(5, ge=1)
+    backoff_base_s: float = Field(1.0, ge=0.0)
+    backoff_max_s: float = Field(60.0, ge=0.0)
+    max_response_bytes: int = Field(16 * 1024 * 1024, gt=0)
+
+
+class PromptsConfig(BaseModel):
+    """The three stage prompts; each must use its placeholders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pseudo_cot: str = PSEUDO_COT_PROMPT
+    description: str = DESCRIPTION_PROMPT
+    reasoning: str = REASONING_PROMPT
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> PromptsConfig:
+        required = {
+            "pseudo_cot": {"question", "answer"},
+            "description": {"question", "thinking_process"},
+            "reasoning": {"question", "description"},
+        }
+        for name, needed in required.items():
+            missing = needed - placeholders_in(getattr(self, name))
+            if missing:
+                raise ValueError(
+                    f"prompts.{name} lacks placeholder(s) {', '.join('{' + m + '}' for m in sorted(missing))}"
+                )
+        return self
+
+
+class FilterConfig(BaseModel):
+    """Stage 4 settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_reasoning_chars: int = Field(50, ge=0, description="Shorter reasoning is dropped as empty.")
+    max_reasoning_chars: int = Field(200_000, gt=0, description="Longer reasoning is dropped as too long.")
+    replace_description_words: bool = True
+
+
+class ColdstartConfig(BaseModel):
+    """The whole cold-start run: input VQA file, output folder, the two models, prompts and filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Path
+    output_dir: Path
+    image_root: Path | None = Field(None, description="Base of relative image paths; default: the input's folder.")
+    mllm: EndpointConfig
+    reasoner: EndpointConfig
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    records_in_flight: int = Field(16, gt=0, description="Records processed concurrently.")
+    limit: int | None = Field(None, ge=0, description="Process only the first N records of the input.")
+    fsync: bool = Field(True, description="fsync after every finished record.")
+    stats_every: int = Field(50, gt=0, description="Rewrite stats.json after this many finished records.")
+    progress: bool = True
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set a dotted `key=value` (value parsed as YAML) inside nested `data`, creating tables on the way."""
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{override}' is not of the form key=value")
+    *parents, leaf = key.strip().split(".")
+    table = data
+    for part in parents:
+        child = table.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{key}': '{part}' is not a table")
+        table = child
+    table[leaf] = yaml.safe_load(raw)
+
+
+def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> ColdstartConfig:
+    """Read a YAML config, apply overrides, validate; any bad or unknown key raises `ConfigError` naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read config {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping at the top level")
+    for override in overrides:
+        apply_override(data, override)
+    try:
+        return ColdstartConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}" for issue in error.errors()
+        )
+        raise ConfigError(f"config {path}: {problems}") from error
