@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from coldstart_helpers import ScriptedChatServer, coldstart_config, read_jsonl, save_config, write_vqa
 
 from rethinker.coldstart.cli import add_parser, main, run
 
@@ -24,19 +25,31 @@ def test_add_parser_registers_config_and_overrides() -> None:
 
 
 def test_run_completes_with_overrides(
-    tmp_path: Path, chat_server: ScriptedChatServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    chat_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    save_yaml: Callable[[dict[str, Any]], Path],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
 ) -> None:
-    vqa = write_vqa(tmp_path / "data", ["One?", "Two?", "Three?"])
-    config_path = save_config(tmp_path / "c.yaml", coldstart_config(vqa, tmp_path / "out", "http://127.0.0.1:9/v1"))
+    vqa = make_vqa(["One?", "Two?", "Three?"])
+    config_path = save_yaml(make_config(vqa, "http://127.0.0.1:9/v1"))
     overrides = [f"mllm.base_url={chat_server.url}", f"reasoner.base_url={chat_server.url}", "limit=2"]
     assert main([str(config_path), *overrides]) == 0
-    assert len(read_jsonl(tmp_path / "out" / "coldstart.jsonl")) == 2
+    assert len(jsonl(tmp_path / "out" / "coldstart.jsonl")) == 2
     assert "2 kept, 0 dropped of 2 records" in capsys.readouterr().out
 
 
-def test_bad_config_and_bad_input_exit_with_2_and_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    vqa = write_vqa(tmp_path / "data", ["One?"])
-    config_path = save_config(tmp_path / "c.yaml", coldstart_config(vqa, tmp_path / "out", "http://127.0.0.1:9/v1"))
+def test_bad_config_and_bad_input_exit_with_2_and_a_message(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    save_yaml: Callable[[dict[str, Any]], Path],
+) -> None:
+    vqa = make_vqa(["One?"])
+    config_path = save_yaml(make_config(vqa, "http://127.0.0.1:9/v1"))
     assert main([str(config_path), "reasoner.nonsense=1"]) == 2
     assert "reasoner.nonsense" in capsys.readouterr().err
     vqa.write_text('{"id": "a"}\n', encoding="utf-8")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from coldstart_helpers import ScriptedChatServer, coldstart_config, read_jsonl, write_vqa
 
 from rethinker.coldstart.client import ChatClient, ChatRequestError, backoff_delay, parse_reply, user_message
 from rethinker.coldstart.config import ColdstartConfig, EndpointConfig
@@ -47,18 +49,33 @@ def test_user_message_puts_images_before_text() -> None:
 
 
 def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
-    tmp_path: Path, chat_server: ScriptedChatServer
+    tmp_path: Path,
+    chat_server: Any,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
 ) -> None:
     chat_server.slow_s = 0.6
-    questions = ["ok", "[flaky]", "[429]", "[500]", "[slow]", "[badjson]", "[nofield]", "[400]", "[flaky] [wrong]"]
-    vqa = write_vqa(tmp_path / "data", questions)
+    questions = [
+        "ok",
+        "[flaky]",
+        "[429]",
+        "[500]",
+        "[slow]",
+        "[badjson]",
+        "[nofield]",
+        "[400]",
+        "[flaky] [wrong]",
+        "[408]",
+    ]
+    vqa = make_vqa(questions)
     out = tmp_path / "out"
-    config = coldstart_config(vqa, out, chat_server.url, timeout_s=0.3)
+    config = make_config(vqa, chat_server.url, timeout_s=0.3)
     summary = asyncio.run(run_pipeline(ColdstartConfig.model_validate(config)))
 
-    kept = {record["id"] for record in read_jsonl(out / "coldstart.jsonl")}
-    dropped = {record["id"]: f"{record['stage']}:{record['reason']}" for record in read_jsonl(out / "dropped.jsonl")}
-    assert kept == {"r0", "r1", "r2"}
+    kept = {record["id"] for record in jsonl(out / "coldstart.jsonl")}
+    dropped = {record["id"]: f"{record['stage']}:{record['reason']}" for record in jsonl(out / "dropped.jsonl")}
+    assert kept == {"r0", "r1", "r2", "r9"}
     assert dropped == {
         "r3": "pseudo_cot:server_error",
         "r4": "pseudo_cot:timeout",
@@ -78,13 +95,13 @@ def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
     assert mllm["failed_attempts"] == {
         "server_error": 3 + 2 + 2,
         "rate_limited": 2,
-        "timeout": 3,
+        "timeout": 3 + 2,
         "malformed_json": 3,
         "missing_field": 3,
         "client_error": 1,
     }
-    assert summary["requests"]["reasoner"]["failed_attempts"] == {"server_error": 2, "rate_limited": 1}
-    assert summary["this_run"]["stages"]["pseudo_cot"] == {"started": 9, "succeeded": 4, "failed": 5}
+    assert summary["requests"]["reasoner"]["failed_attempts"] == {"server_error": 2, "rate_limited": 1, "timeout": 1}
+    assert summary["this_run"]["stages"]["pseudo_cot"] == {"started": 10, "succeeded": 5, "failed": 5}
     asked = chat_server.questions_asked()
     assert asked.count("q7 [400]") == 1
     assert asked.count("q3 [500]") == 3
@@ -92,21 +109,24 @@ def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
 
 def test_api_key_is_sent_but_never_logged_or_written(
     tmp_path: Path,
-    chat_server: ScriptedChatServer,
+    chat_server: Any,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
 ) -> None:
     secret = "sk-test-5f2c9e81d4a7b360"
     monkeypatch.setenv("COLDSTART_TEST_KEY", secret)
     caplog.set_level(logging.DEBUG)
-    vqa = write_vqa(tmp_path / "data", ["ok", "[flaky]", "[500]", "[wrong]"])
+    vqa = make_vqa(["ok", "[flaky]", "[500]", "[wrong]", "[echo400]"])
     out = tmp_path / "out"
-    config = coldstart_config(vqa, out, chat_server.url, api_key_env="COLDSTART_TEST_KEY")
+    config = make_config(vqa, chat_server.url, api_key_env="COLDSTART_TEST_KEY")
     asyncio.run(run_pipeline(ColdstartConfig.model_validate({**config, "progress": True})))
 
     assert {request["auth"] for request in chat_server.requests} == {f"Bearer {secret}"}
     assert any("retrying" in record.getMessage() for record in caplog.records)
+    assert "[api key]" in (out / "dropped.jsonl").read_text(encoding="utf-8")
     captured = capsys.readouterr()
     assert secret not in caplog.text + captured.out + captured.err
     for path in out.iterdir():
@@ -120,7 +140,7 @@ def test_missing_api_key_variable_is_named_without_a_request(monkeypatch: pytest
         ChatClient("mllm", endpoint)
 
 
-def test_oversized_response_is_refused(chat_server: ScriptedChatServer) -> None:
+def test_oversized_response_is_refused(chat_server: Any) -> None:
     endpoint = EndpointConfig(model="m", base_url=chat_server.url, max_response_bytes=64, max_attempts=1)
 
     async def ask() -> None:
@@ -130,3 +150,26 @@ def test_oversized_response_is_refused(chat_server: ScriptedChatServer) -> None:
     with pytest.raises(ChatRequestError) as raised:
         asyncio.run(ask())
     assert raised.value.reason == "too_large"
+
+
+def test_unreachable_endpoint_drops_every_record_with_connection_error(
+    tmp_path: Path,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    vqa = make_vqa(["one", "two"])
+    out = tmp_path / "out"
+    config = make_config(vqa, f"http://127.0.0.1:{closed_port}/v1")
+    summary = asyncio.run(run_pipeline(ColdstartConfig.model_validate(config)))
+    assert {record["reason"] for record in jsonl(out / "dropped.jsonl")} == {"connection_error"}
+    assert summary["requests"]["mllm"]["failed_attempts"] == {"connection_error": 6}
+    assert summary["totals"]["dropped"] == 2
+
+
+def test_base_url_must_be_http() -> None:
+    with pytest.raises(ValueError, match="http"):
+        EndpointConfig(model="m", base_url="localhost:8000/v1")

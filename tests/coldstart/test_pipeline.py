@@ -7,10 +7,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from coldstart_helpers import ScriptedChatServer, coldstart_config, read_jsonl, save_config, write_vqa
 
 from rethinker.coldstart.config import ColdstartConfig
 from rethinker.coldstart.pipeline import run_pipeline
@@ -20,14 +21,20 @@ def run(data: dict) -> dict:
     return asyncio.run(run_pipeline(ColdstartConfig.model_validate(data)))
 
 
-def test_end_to_end_keeps_correct_records_and_drops_the_rest(tmp_path: Path, chat_server: ScriptedChatServer) -> None:
+def test_end_to_end_keeps_correct_records_and_drops_the_rest(
+    tmp_path: Path,
+    chat_server: Any,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
+) -> None:
     questions = ["What number is shown?", "Which number? [wrong]", "Read the card. [blind]", "And this one?"]
-    vqa = write_vqa(tmp_path / "data", questions)
+    vqa = make_vqa(questions)
     out = tmp_path / "out"
-    summary = run(coldstart_config(vqa, out, chat_server.url))
+    summary = run(make_config(vqa, chat_server.url))
 
-    kept = read_jsonl(out / "coldstart.jsonl")
-    dropped = {record["id"]: record for record in read_jsonl(out / "dropped.jsonl")}
+    kept = jsonl(out / "coldstart.jsonl")
+    dropped = {record["id"]: record for record in jsonl(out / "dropped.jsonl")}
     assert sorted(record["id"] for record in kept) == ["r0", "r3"]
     assert {key: (value["stage"], value["reason"]) for key, value in dropped.items()} == {
         "r1": ("filter", "wrong_answer"),
@@ -59,11 +66,11 @@ def test_end_to_end_keeps_correct_records_and_drops_the_rest(tmp_path: Path, cha
 
 
 def test_rerun_skips_finished_records_without_requests_or_duplicates(
-    tmp_path: Path, chat_server: ScriptedChatServer
+    tmp_path: Path, chat_server: Any, make_vqa: Callable[..., Path], make_config: Callable[..., dict[str, Any]]
 ) -> None:
-    vqa = write_vqa(tmp_path / "data", ["One?", "Two? [wrong]", "Three?"])
+    vqa = make_vqa(["One?", "Two? [wrong]", "Three?"])
     out = tmp_path / "out"
-    config = coldstart_config(vqa, out, chat_server.url)
+    config = make_config(vqa, chat_server.url)
     run({**config, "limit": 2})
     assert len(chat_server.requests) == 6
     summary = run(config)
@@ -82,11 +89,17 @@ def test_rerun_skips_finished_records_without_requests_or_duplicates(
     assert ((out / "coldstart.jsonl").read_bytes(), (out / "dropped.jsonl").read_bytes()) == before
 
 
-def test_two_images_keep_their_placeholders(tmp_path: Path, chat_server: ScriptedChatServer) -> None:
-    vqa = write_vqa(tmp_path / "data", ["Compare <image> with <image>: which number?"], images_per_record=2)
+def test_two_images_keep_their_placeholders(
+    tmp_path: Path,
+    chat_server: Any,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
+) -> None:
+    vqa = make_vqa(["Compare <image> with <image>: which number?"], images_per_record=2)
     out = tmp_path / "out"
-    run(coldstart_config(vqa, out, chat_server.url))
-    (record,) = read_jsonl(out / "coldstart.jsonl")
+    run(make_config(vqa, chat_server.url))
+    (record,) = jsonl(out / "coldstart.jsonl")
     assert record["images"] == ["img/0_0.png", "img/0_1.png"]
     assert record["conversations"][0]["value"] == "q0 Compare <image> with <image>: which number?"
     assert {request["images"] for request in chat_server.requests if request["stage"] != "REASON"} == {2}
@@ -94,28 +107,32 @@ def test_two_images_keep_their_placeholders(tmp_path: Path, chat_server: Scripte
 
 
 def test_kill_mid_run_then_resume_loses_and_duplicates_nothing(
-    tmp_path: Path, chat_server: ScriptedChatServer, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    chat_server: Any,
+    caplog: pytest.LogCaptureFixture,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    save_yaml: Callable[[dict[str, Any]], Path],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
 ) -> None:
-    chat_server.delay_s = 0.03
+    chat_server.delay_s = 0.05
     questions = [f"Number {index}?" + (" [wrong]" if index % 5 == 0 else "") for index in range(30)]
-    vqa = write_vqa(tmp_path / "data", questions)
+    vqa = make_vqa(questions)
     out = tmp_path / "out"
-    config = coldstart_config(vqa, out, chat_server.url)
-    config_path = save_config(tmp_path / "coldstart.yaml", {**config, "records_in_flight": 2, "fsync": True})
+    config = make_config(vqa, chat_server.url)
+    config_path = save_yaml({**config, "records_in_flight": 2, "fsync": True})
     process = subprocess.Popen(
         [sys.executable, "-m", "rethinker.coldstart.cli", str(config_path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
-    while len(read_jsonl(out / "coldstart.jsonl")) + len(read_jsonl(out / "dropped.jsonl")) < 6:
+    while len(jsonl(out / "coldstart.jsonl")) + len(jsonl(out / "dropped.jsonl")) < 6:
         assert process.poll() is None and time.monotonic() < deadline, "the run ended or stalled before the kill"
         time.sleep(0.02)
     process.kill()
     process.wait()
-    finished_before = {
-        record["id"] for name in ("coldstart.jsonl", "dropped.jsonl") for record in read_jsonl(out / name)
-    }
+    finished_before = {record["id"] for name in ("coldstart.jsonl", "dropped.jsonl") for record in jsonl(out / name)}
     assert 6 <= len(finished_before) < 30
     with (out / "coldstart.jsonl").open("a", encoding="utf-8") as torn:
         torn.write('{"id": "r29", "images": ["img/29_0.png"], "conversa')
@@ -123,8 +140,8 @@ def test_kill_mid_run_then_resume_loses_and_duplicates_nothing(
 
     summary = run(config)
 
-    kept_ids = [record["id"] for record in read_jsonl(out / "coldstart.jsonl")]
-    dropped_ids = [record["id"] for record in read_jsonl(out / "dropped.jsonl")]
+    kept_ids = [record["id"] for record in jsonl(out / "coldstart.jsonl")]
+    dropped_ids = [record["id"] for record in jsonl(out / "dropped.jsonl")]
     every_id = kept_ids + dropped_ids
     assert sorted(every_id) == sorted(f"r{index}" for index in range(30))
     assert set(dropped_ids) == {f"r{index}" for index in range(0, 30, 5)}

@@ -130,12 +130,10 @@ class ChatClient:
         self.stats = RequestStats()
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(endpoint.max_concurrency)
-        headers = {}
-        if endpoint.api_key_env:
-            key = os.environ.get(endpoint.api_key_env)
-            if not key:
-                raise ValueError(f"{name}: environment variable {endpoint.api_key_env} (api_key_env) is not set")
-            headers["Authorization"] = f"Bearer {key}"
+        self._api_key = os.environ.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+        if endpoint.api_key_env and not self._api_key:
+            raise ValueError(f"{name}: environment variable {endpoint.api_key_env} (api_key_env) is not set")
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._http = httpx.AsyncClient(
             base_url=endpoint.base_url.rstrip("/") + "/",
             headers=headers,
@@ -150,7 +148,10 @@ class ChatClient:
         await self._http.aclose()
 
     async def complete(self, messages: list[dict[str, Any]]) -> ChatReply:
-        """One completion, retried with backoff on retryable failures; `ChatRequestError` when out of attempts."""
+        """One completion, retried with backoff on retryable failures; `ChatRequestError` when out of attempts.
+
+        The request keeps its concurrency slot while it backs off, so a struggling server sees fewer requests.
+        """
         payload = {
             **self.endpoint.extra_body,
             "model": self.endpoint.model,
@@ -192,14 +193,21 @@ class ChatClient:
                     body = await self._read_capped(response)
         except (TimeoutError, httpx.TimeoutException) as error:
             raise ChatRequestError("timeout", f"no complete answer within {self.endpoint.timeout_s}s") from error
-        except httpx.TransportError as error:
+        except httpx.DecodingError as error:
+            raise ChatRequestError("malformed_json", f"undecodable body ({error})") from error
+        except httpx.RequestError as error:
             raise ChatRequestError("connection_error", type(error).__name__) from error
         status = response.status_code
+        if status == 408:
+            raise ChatRequestError("timeout", "HTTP 408")
         if status == 429 or status >= 500:
             reason = "rate_limited" if status == 429 else "server_error"
             raise ChatRequestError(reason, f"HTTP {status}", retry_after_s(response))
         if status >= 400:
-            raise ChatRequestError("client_error", f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}")
+            excerpt = body[:300].decode("utf-8", "replace")
+            if self._api_key:
+                excerpt = excerpt.replace(self._api_key, "[api key]")
+            raise ChatRequestError("client_error", f"HTTP {status}: {excerpt}")
         try:
             decoded = json.loads(body)
         except (ValueError, RecursionError) as error:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.coldstart.prompts import DESCRIPTION_PROMPT, PSEUDO_COT_PROMPT, REASONING_PROMPT, placeholders_in
 
@@ -33,6 +33,13 @@ class EndpointConfig(BaseModel):
     backoff_base_s: float = Field(1.0, ge=0.0)
     backoff_max_s: float = Field(60.0, ge=0.0)
     max_response_bytes: int = Field(16 * 1024 * 1024, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class PromptsConfig(BaseModel):
