@@ -7,6 +7,7 @@ import pytest
 from rethinker.rewards.extract import (
     Extraction,
     boxed_answers,
+    clean_answer,
     count_waits,
     extract_answer,
     final_boxed_group,
@@ -95,3 +96,17 @@ def test_megabyte_inputs_return_quickly() -> None:
 )
 def test_count_waits(text: str, count: int) -> None:
     assert count_waits(text) == count
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        (" $x$. ", "x"),
+        ("\\( \\frac{1}{2} \\)", "\\frac{1}{2}"),
+        ("\\[ 3 \\]", "3"),
+        ("**Answer:** 7", "7"),
+        ("a.b.", "a.b"),
+    ],
+)
+def test_clean_answer(raw: str, clean: str) -> None:
+    assert clean_answer(raw) == clean

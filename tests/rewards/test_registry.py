@@ -1,6 +1,7 @@
 """Reward functions: the built-ins, multiple choice, user plug-ins by file and import string, bad specs, batches."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,22 @@ def test_score_batch_runs_user_functions_and_checks_lengths(tmp_path: Path, veri
     assert [result.reward for result in results] == [0.5, -1.0]
     with pytest.raises(ValueError):
         score_batch(get_reward_fn("accuracy"), ["x"], [], verifier)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "<think>" * 200_000,
+        "\\boxed{" * 300_000,
+        "\\boxed{" + "9" * 2_000_000 + "}",
+        "The answer is " + "(" * 100_000,
+        "<think>x</think><answer>" + "10^" * 100_000 + "10</answer>",
+    ],
+)
+def test_hostile_responses_score_zero_quickly(verifier: Verifier, response: str) -> None:
+    for name in BUILTIN_REWARDS:
+        start = time.perf_counter()
+        result = get_reward_fn(name)(response, HALF, verifier)
+        elapsed = time.perf_counter() - start
+        assert not result.correct and result.reward <= 1.0
+        assert elapsed < 1.5

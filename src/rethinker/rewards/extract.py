@@ -22,6 +22,7 @@ _ANSWER_PHRASE = re.compile(
 )
 _ANSWER_PREFIX = re.compile(r"^[\s*_]*(?:final\s+)?answer[\s*_]*[:：][\s*_]*", re.IGNORECASE)
 _CHOICE_LINE = re.compile(r"\(([A-K])\)(?:\s.*)?|([A-K])(?:[.:)](?:\s.*)?)?")
+_MATH_DELIMITERS = re.compile(r"\\[(\[](.*)\\[)\]]", re.DOTALL)
 _SENTENCE_END = re.compile(r"\.\s")
 _WAIT = re.compile(r"\bwait\b", re.IGNORECASE)
 _EDGE_JUNK = " \t\r\n$*_`"
@@ -59,9 +60,12 @@ def answer_region(text: str) -> str:
 
 
 def clean_answer(text: str) -> str:
-    """An extracted answer without surrounding whitespace, `$`, markdown emphasis, a trailing full stop or a prefix."""
+    """An answer without surrounding whitespace, math delimiters, markdown emphasis, final full stop or "Answer:"."""
     stripped = _ANSWER_PREFIX.sub("", text.strip(_EDGE_JUNK)).strip(_EDGE_JUNK)
-    return stripped[:-1].rstrip(_EDGE_JUNK) if stripped.endswith(".") else stripped
+    if stripped.endswith("."):
+        stripped = stripped[:-1].rstrip(_EDGE_JUNK)
+    delimited = _MATH_DELIMITERS.fullmatch(stripped)
+    return delimited.group(1).strip() if delimited else stripped
 
 
 def boxed_spans(text: str) -> list[BoxedSpan]:

@@ -54,7 +54,7 @@ _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\\mathrm|\\t
 
 
 def canonical(text: str) -> str:
-    """A normal form for string comparison: lower case, no whitespace, `$`, braces, sizing or text commands."""
+    """A normal form for string comparison: lower case, no whitespace, `$`, spacing, sizing or text commands."""
     plain = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\%", "%")
     return _LATEX_NOISE.sub("", plain).lower().rstrip(".")
 
@@ -121,7 +121,9 @@ def quick_verdict(gold: str, pred: str, max_chars: int = DEFAULT_MAX_CHARS) -> b
     A gold option letter A-K is matched only by a prediction that starts with that letter as a token. Two plain words
     or phrases are equal only as text (math-verify would read "ab" as a*b and call it equal to "ba").
     """
-    gold, pred = prepare(gold[: 4 * max_chars]), prepare(pred[: 4 * max_chars])
+    if len(gold) > 4 * max_chars or len(pred) > 4 * max_chars:
+        return False
+    gold, pred = prepare(gold), prepare(pred)
     if not gold or not pred or len(gold) > max_chars or len(pred) > max_chars:
         return False
     letter = gold_letter(gold)
@@ -153,6 +155,8 @@ def _check_in_worker(gold: str, pred: str, inner_timeout_s: int) -> bool:
 def serve(inner_timeout_s: int, memory_limit_mb: int | None) -> None:
     """Worker process body: limit memory, warm math-verify up, then answer JSON-line checks on stdin until it closes.
 
+    The memory limit (address space on top of what the interpreter already maps) applies where /proc exists (Linux).
+
     Replies go to a private copy of stdout; the real stdout is pointed at stderr so stray prints cannot corrupt them.
     """
     import logging
@@ -160,7 +164,7 @@ def serve(inner_timeout_s: int, memory_limit_mb: int | None) -> None:
 
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    if memory_limit_mb is not None:
+    if memory_limit_mb is not None and os.path.exists("/proc/self/statm"):
         with open("/proc/self/statm") as statm:
             in_use = int(statm.read().split()[0]) * resource.getpagesize()
         limit = in_use + memory_limit_mb * 1024 * 1024
