@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.mathvision import BENCHMARK, LATEX_NUMBERS, aggregate, score
 from rethinker.eval.benchmarks.mathvision_compare import answers_match, tuple_form
 from rethinker.eval.benchmarks.mathvision_data import OFFICIAL_INSTRUCTION, place_image
-from rethinker.eval.benchmarks.mathvision_extract import clean_math_answer, extract_answer
+from rethinker.eval.benchmarks.mathvision_extract import box_content, clean_math_answer, extract_answer
 from rethinker.eval.benchmarks.mathvision_numeric import BoundedLatexNumbers, latex_number
 from rethinker.eval.rescore import oracle_responses, run_score, score_all
 
@@ -63,6 +65,22 @@ def example(answer: str, choices: tuple[str, ...] = (), level: int = 1, subject:
 def test_extraction_follows_the_official_rules(response: str, answer: str, rule: str) -> None:
     extraction = extract_answer(response)
     assert (extraction.answer, extraction.rule) == (answer, rule)
+
+
+def test_box_content_equals_the_official_greedy_pattern() -> None:
+    pattern = re.compile(r"oxed\{(.*)\}", flags=re.DOTALL)
+    generator = random.Random(0)
+    for _ in range(5_000):
+        text = "".join(generator.choice(["oxed{", "}", "{", "a", "\n"]) for _ in range(generator.randint(0, 10)))
+        found = pattern.findall(text)
+        assert box_content(text) == (found[-1] if found else None), text
+
+
+def test_extraction_is_fast_on_adversarial_text() -> None:
+    start = time.monotonic()
+    extract_answer("OXED{" * 40_000)
+    extract_answer("the answer is " * 15_000)
+    assert time.monotonic() - start < 2
 
 
 def test_cleaning_takes_the_value_after_an_equals_sign_and_drops_dollars() -> None:
@@ -115,11 +133,11 @@ def test_tuple_form_rounds_each_element_and_keeps_unparsable_lists() -> None:
 def test_pathological_answers_score_zero_quickly_and_the_worker_recovers() -> None:
     numbers = BoundedLatexNumbers(timeout_s=1.0)
     try:
+        assert numbers("\\frac{1}{2}") == 0.5
         start = time.monotonic()
         assert numbers("10^{10^{10^{10}}}") is None
-        assert numbers("(" * 900 + "1" + ")" * 90) is None
         assert numbers("1+" * 600 + "1") is None
-        assert time.monotonic() - start < 15
+        assert time.monotonic() - start < 5
         assert numbers.timeouts >= 1
         assert numbers("\\frac{1}{4}") == pytest.approx(0.25)
     finally:

@@ -9,13 +9,12 @@ braced, "a/b" written as "\\frac{a}{b}". Every step is linear in the input; the 
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 OPTION_LETTERS = "ABCDE"
 ANSWER_PHRASES = ("the final answer is", "the answer is", "the correct answer is", "the answer should be")
 PHRASE_SPELLINGS = tuple(spelling for phrase in ANSWER_PHRASES for spelling in (phrase, phrase.replace("the", "The")))
-BOXED_CONTENT = re.compile(r"oxed\{(.*)\}", flags=re.DOTALL)
+BOX_OPENING = "oxed{"
 
 CANDIDATE_CLEANUPS = (
     (" ", ""),
@@ -59,6 +58,14 @@ class Extraction(NamedTuple):
 
     answer: str
     rule: str
+
+
+def box_content(text: str) -> str | None:
+    """What the official greedy pattern `oxed{(.*)}` captures (first "oxed{" to last "}"), in linear time."""
+    start, end = text.find(BOX_OPENING), text.rfind("}")
+    if start == -1 or end < start + len(BOX_OPENING):
+        return None
+    return text[start + len(BOX_OPENING) : end]
 
 
 def _replace_all(text: str, replacements: tuple[tuple[str, str], ...]) -> str:
@@ -162,8 +169,8 @@ def strip_latex(text: str) -> str:
 def clean_math_answer(text: str) -> str:
     """The official `find_math_answer`: the last box's content (or the text), its final value, LaTeX noise removed."""
     text = text.lower().replace("{}", "")
-    boxed = BOXED_CONTENT.findall(text)
-    answer = boxed[-1] if boxed else text
+    boxed = box_content(text)
+    answer = text if boxed is None else boxed
     close, opening = answer.find("}"), answer.find("{")
     if close != -1 and (opening == -1 or close < opening):
         answer = answer[:close]
@@ -181,13 +188,13 @@ def extract_answer(response: str) -> Extraction:
     after_is = candidate.split("is ")[-1].rstrip(".")
     if _is_float_literal(after_is):
         candidate, rule = after_is, "number_after_is"
-    if "oxed{" not in candidate:
+    if BOX_OPENING not in candidate:
         if rule == "whole_response" and any(spelling in candidate for spelling in PHRASE_SPELLINGS):
             rule = "answer_phrase"
         candidate = cut_after_phrases(candidate)
-    elif candidate.count("oxed{") > 1:
-        candidate = "\\boxed{" + candidate.split("oxed{")[-1]
-    if BOXED_CONTENT.search(candidate.lower()):
+    elif candidate.count(BOX_OPENING) > 1:
+        candidate = "\\boxed{" + candidate.split(BOX_OPENING)[-1]
+    if box_content(candidate.lower()) is not None:
         rule = "boxed"
     answer = _replace_all(clean_math_answer(candidate), FINAL_CLEANUPS).rstrip(".").lstrip(":").strip()
     return Extraction(answer, rule)
