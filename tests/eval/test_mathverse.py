@@ -128,6 +128,9 @@ def test_free_form_judge() -> None:
     assert free_form_match("\\frac{\\sqrt{30}}{2}", "\\sqrt{7.5}") == (True, "math")
     assert normalize_free_form("Area $=113.1 \\mathrm{~cm}^{2}$") == "113.1"
     assert normalize_free_form("118掳T") == normalize_free_form("118^\\circ T") == "118t"
+    assert normalize_free_form("\\[g(x)=(x + 4)^2 - 5\\].") == "(x+4)^2-5"
+    assert normalize_free_form("Surface area $=2 \\pi r$ square units") == "2\\pir"
+    assert free_form_match("When x<=3 $f(x)=-x+1$, when x>3, $f(x)=x-5$", "When x<=3 f(x)=-x+1, when x>3, f(x)=x-5")[0]
     assert choices_in("Q\nChoices:\nA:1\nB:\\frac{1}{2}") == ("1", "\\frac{1}{2}")
 
 

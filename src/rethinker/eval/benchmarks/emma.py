@@ -108,7 +108,9 @@ class EMMABenchmark:
         "text after any </think> is read (its last 32,000 characters): a bare letter or number, the last \\boxed{} "
         "(its last \\text{}), the line after an 'answer is' flag, else the whole response; it is correct when it "
         "equals the gold answer or, for multiple choice, the gold option's text: as lower-cased strings, as numbers "
-        "rounded to 2 decimals, or as expressions by math-verify (replacing the official latex2sympy + sympy)."
+        "rounded to 2 decimals, or as expressions by math-verify (replacing the official latex2sympy + sympy). On "
+        "the official repository's 398 Gemini-2.0-flash-thinking CoT responses the verdicts agree on 397; the one "
+        "difference: math-verify drops units, so '70' matches the option '70 cm', which the official rejects."
     )
 
     def __init__(self, strategy: str = "CoT") -> None:

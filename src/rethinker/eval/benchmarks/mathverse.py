@@ -35,8 +35,9 @@ QUERIES = ("query_cot", "query_wo")
 LETTERS = tuple("ABCDEFGH")
 _CHOICE_LINE = re.compile(r"^\s*\(?([A-H])\)?\s*[:：.]\s*(.+?)\s*$", re.MULTILINE)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|掳|\bdegrees?\b")
+_DELIMITERS = re.compile(r"\$|\\[\[\]()]")
 _UNIT_TAIL = re.compile(
-    r"(?:\\(?:mathrm|text)\s*\{[~\s]*[a-zA-Z]+\s*\}|\b(?:cm|mm|km|m|units?|metres|meters|inches|feet|ft|in)\b)"
+    r"(?:\\(?:mathrm|text)\s*\{[~\s]*[a-zA-Z]+\s*\}|\b(?:square\s+)?(?:cm|mm|km|m|units?|metres|meters|inches|feet|ft|in)\b)"
     r"(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _SPACING = re.compile(r"\\[,;:!]|\\left|\\right|~|\s+")
@@ -51,14 +52,14 @@ def choices_in(question: str) -> tuple[str, ...]:
 
 
 def normalize_free_form(answer: str) -> str:
-    """A free-form answer reduced for comparison: no `$`, no "Area =" style left side, no units or degree marks,
-    no spacing, lower-cased."""
-    text = answer.strip().strip("$").strip()
+    """A free-form answer reduced for comparison: no `$` or `\\[ \\]`, no "Area =" style left side, no units or
+    degree marks, no final full stop, no spacing, lower-cased."""
+    text = _DELIMITERS.sub("", answer).strip().removesuffix(".").strip()
     if "=" in text:
         left, right = text.rsplit("=", 1)
         if not any(char.isdigit() for char in left):
             text = right
-    text = _DEGREES.sub("", text.strip("$ "))
+    text = _DEGREES.sub("", text)
     unitless = _UNIT_TAIL.sub("", text.strip())
     if any(char.isdigit() for char in unitless):
         text = unitless

