@@ -150,3 +150,19 @@ def test_kill_mid_run_then_resume_loses_and_duplicates_nothing(
     assert summary["already_finished"] == len(finished_before)
     assert summary["totals"]["finished"] == 30
     assert "removed a half-written last line" in caplog.text
+
+
+def test_unreadable_image_is_dropped_without_requests(
+    tmp_path: Path,
+    chat_server: Any,
+    make_vqa: Callable[..., Path],
+    make_config: Callable[..., dict[str, Any]],
+    jsonl: Callable[[Path], list[dict[str, Any]]],
+) -> None:
+    vqa = make_vqa(["Broken?", "Fine?"])
+    (vqa.parent / "img" / "0_0.png").write_bytes(b"truncated")
+    summary = run(make_config(vqa, chat_server.url))
+    (dropped,) = jsonl(tmp_path / "out" / "dropped.jsonl")
+    assert (dropped["id"], dropped["stage"], dropped["reason"]) == ("r0", "images", "unreadable_image")
+    assert summary["this_run"]["stages"]["images"] == {"started": 2, "succeeded": 1, "failed": 1}
+    assert "q0 Broken?" not in chat_server.questions_asked()

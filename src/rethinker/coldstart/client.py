@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import math
@@ -11,11 +10,9 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 
 from rethinker.coldstart.config import EndpointConfig
 
@@ -71,13 +68,6 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random)
     """Exponential backoff with equal jitter: half of min(max, base * 2**attempt) plus a random share of the rest."""
     ceiling = min(max_s, base_s * 2**attempt)
     return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
-
-
-def image_data_url(path: Path) -> str:
-    """A `data:` URL of the file's bytes, typed by the format PIL reads from its header (OSError if not an image)."""
-    with Image.open(path) as image:
-        mime = Image.MIME.get(image.format or "", "image/png")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def user_message(text: str, image_urls: list[str]) -> dict[str, Any]:

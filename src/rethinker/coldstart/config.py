@@ -89,6 +89,9 @@ class ColdstartConfig(BaseModel):
     reasoner: EndpointConfig
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     filters: FilterConfig = Field(default_factory=FilterConfig)
+    max_image_pixels: int | None = Field(
+        12_845_056, gt=0, description="Larger images are shrunk to this many pixels (aspect kept) before sending."
+    )
     records_in_flight: int = Field(16, gt=0, description="Records processed concurrently.")
     limit: int | None = Field(None, ge=0, description="Process only the first N records of the input.")
     fsync: bool = Field(True, description="fsync after every finished record.")

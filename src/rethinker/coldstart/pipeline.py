@@ -14,13 +14,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rethinker.coldstart.client import ChatClient, ChatReply, ChatRequestError, image_data_url, user_message
+from rethinker.coldstart.client import ChatClient, ChatReply, ChatRequestError, user_message
 from rethinker.coldstart.config import ColdstartConfig
 from rethinker.coldstart.filters import filter_reasoning
+from rethinker.coldstart.images import image_data_url
 from rethinker.coldstart.prompts import fill_template
 from rethinker.coldstart.stats import RunStats, write_json_atomic
 from rethinker.coldstart.store import JsonlLog
 from rethinker.coldstart.vqa import plain_question, read_vqa_jsonl, sharegpt_record
+from rethinker.data.errors import DataError
 from rethinker.data.schema import Example
 
 logger = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ async def bridge(
 
     stats.stage("images", "started")
     try:
-        image_urls = await asyncio.to_thread(lambda: [image_data_url(path) for path in example.images])
-    except OSError as error:
+        image_urls = await asyncio.to_thread(
+            lambda: [image_data_url(path, config.max_image_pixels) for path in example.images]
+        )
+    except (OSError, DataError) as error:
         stats.stage("images", "failed")
         return dropped("images", "unreadable_image", str(error))
     stats.stage("images", "succeeded")
