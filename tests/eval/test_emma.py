@@ -72,7 +72,7 @@ def test_official_prompts() -> None:
 def test_oracle_gold_answers_score_full_marks() -> None:
     examples = list(examples_by_id().values())
     report = BENCHMARK.aggregate(examples, [BENCHMARK.score(example.answer, example) for example in examples])
-    assert report["overall"] == {"accuracy": 1.0, "correct": 5.0, "total": 5}
+    assert report["overall"] == {"accuracy": 100.0, "correct": 5, "total": 5}
     assert set(report["by_subject"]) == {"Math", "Physics", "Chemistry", "Coding"}
 
 
@@ -82,11 +82,11 @@ def test_breakdowns_per_subject_category_type_and_task() -> None:
                  "chemistry_3": "\\boxed{A}", "coding_4": "\\boxed{B}"}  # fmt: skip
     scored = [BENCHMARK.score(text, examples[example_id]) for example_id, text in responses.items()]
     report = BENCHMARK.aggregate(list(examples.values()), scored)
-    assert report["by_subject"]["Math"] == {"accuracy": 0.5, "correct": 1.0, "total": 2}
+    assert report["by_subject"]["Math"] == {"accuracy": 50.0, "correct": 1, "total": 2}
     assert report["by_category"]["Coding/Data Visualization"]["accuracy"] == 0.0
     assert report["by_category"]["Coding/Chart Type"]["total"] == 1
-    assert report["by_type"]["open-ended"] == {"accuracy": 0.5, "correct": 1.0, "total": 2}
-    assert report["by_task"] == {"Physics_Force Analysis": {"accuracy": 1.0, "correct": 1.0, "total": 1}}
+    assert report["by_type"]["open-ended"] == {"accuracy": 50.0, "correct": 1, "total": 2}
+    assert report["by_task"] == {"Physics_Force Analysis": {"accuracy": 100.0, "correct": 1, "total": 1}}
     assert report["rules"] == {"boxed": 4, "answer_phrase": 1}
 
 

@@ -80,7 +80,7 @@ def test_official_queries_and_template() -> None:
 def test_oracle_gold_answers_score_full_marks() -> None:
     examples = BENCHMARK.load(FIXTURE)
     report = BENCHMARK.aggregate(examples, [BENCHMARK.score(example.answer, example) for example in examples])
-    assert report["overall"] == {"accuracy": 1.0, "correct": 7.0, "total": 7}
+    assert report["overall"] == {"accuracy": 100.0, "correct": 7, "total": 7}
     assert report["overall_scope"] == "five main versions"
     assert report["by_version"]["Text Only"]["total"] == 1
 
@@ -90,10 +90,10 @@ def test_overall_leaves_text_only_apart_and_breaks_down_per_version() -> None:
     wrong = {"text-only-1", "2"}
     scored = [BENCHMARK.score("\\boxed{A}" if e.id in wrong else e.answer, e) for e in examples]
     report = BENCHMARK.aggregate(examples, scored)
-    assert report["overall"] == {"accuracy": 6 / 7, "correct": 6.0, "total": 7}
-    assert report["by_version"]["Text Lite"] == {"accuracy": 0.5, "correct": 1.0, "total": 2}
+    assert report["overall"] == {"accuracy": 85.71, "correct": 6, "total": 7}
+    assert report["by_version"]["Text Lite"] == {"accuracy": 50.0, "correct": 1, "total": 2}
     assert report["by_version"]["Text Only"]["accuracy"] == 0.0
-    assert report["by_subfield"]["Solid Geometry/Length"]["accuracy"] == 1.0
+    assert report["by_subfield"]["Solid Geometry/Length"]["accuracy"] == 100.0
     text_only_alone = BENCHMARK.aggregate(examples, [s for s in scored if s.id == "text-only-1"])
     assert text_only_alone["overall_scope"] == "all loaded samples" and text_only_alone["overall"]["total"] == 1
 

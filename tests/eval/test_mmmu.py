@@ -127,7 +127,7 @@ def test_oracle_gold_answers_score_full_marks_with_official_breakdowns() -> None
     examples = BENCHMARK.load(FIXTURE)
     scored = [BENCHMARK.score(example.answer, example) for example in examples]
     report = BENCHMARK.aggregate(examples, scored)
-    assert report["overall"] == {"accuracy": 1.0, "correct": 5.0, "total": 5}
+    assert report["overall"] == {"accuracy": 100.0, "correct": 5, "total": 5}
     assert set(report["by_discipline"]) == {"Business", "Art and Design", "Science"}
     assert report["by_subject"]["Math"]["total"] == 2
     assert report["by_question_type"]["open"]["total"] == 3
@@ -139,8 +139,8 @@ def test_aggregate_is_instance_level_per_discipline() -> None:
     responses = {"validation_Accounting_1": "(C)", "validation_Accounting_2": "so the answer is 99"}
     scored = [BENCHMARK.score(responses.get(example.id, example.answer), example) for example in examples]
     report = BENCHMARK.aggregate(examples, scored)
-    assert report["by_discipline"]["Business"] == {"accuracy": 0.5, "correct": 1.0, "total": 2}
-    assert report["overall"]["accuracy"] == pytest.approx(0.8)
+    assert report["by_discipline"]["Business"] == {"accuracy": 50.0, "correct": 1, "total": 2}
+    assert report["overall"]["accuracy"] == 80.0
 
 
 def test_several_letters_resolve_to_the_last_as_officially() -> None:

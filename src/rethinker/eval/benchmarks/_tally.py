@@ -21,13 +21,18 @@ def pair_up(examples: Sequence[Example], scored: Sequence[ScoredSample]) -> list
     return [(by_id[sample.id], sample) for sample in scored]
 
 
+def percent(fraction: float) -> float:
+    """A fraction as a percentage rounded to 2 decimals, as the papers and the other benchmark tables report it."""
+    return round(fraction * 100, 2)
+
+
 def accuracy(scores: Iterable[float]) -> dict[str, Any]:
-    """Accuracy (a fraction), number correct (sum of scores) and total of a list of scores in [0, 1]."""
+    """Accuracy in percent, number correct (the sum of the scores) and total of a list of scores in [0, 1]."""
     values = list(scores)
     correct = sum(values)
     return {
-        "accuracy": correct / len(values) if values else 0.0,
-        "correct": round(correct, 6),
+        "accuracy": percent(correct / len(values)) if values else 0.0,
+        "correct": int(correct) if float(correct).is_integer() else round(correct, 6),
         "total": len(values),
     }
 

@@ -26,7 +26,7 @@ from rethinker.eval.benchmarks._source import (
     numbered_images,
     read_rows,
 )
-from rethinker.eval.benchmarks._tally import Pair, accuracy, accuracy_by, pair_up, rule_counts
+from rethinker.eval.benchmarks._tally import Pair, accuracy, accuracy_by, pair_up, percent, rule_counts
 from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.mmmu import DISCIPLINE_OF
 
@@ -151,13 +151,14 @@ class MMMUProBenchmark:
         """Accuracy per setting, per subject and discipline within each setting, and the official overall."""
         pairs = pair_up(examples, scored)
         by_setting = accuracy_by(pairs, lambda example: [example.metadata["setting"]])
-        headline = [by_setting[setting]["accuracy"] for setting in OVERALL_SETTINGS if setting in by_setting]
+        headline = [setting for setting in OVERALL_SETTINGS if setting in by_setting]
+        means = [_mean_score(pairs, setting) for setting in headline]
         pooled = accuracy(sample.score for _, sample in pairs)
         return {
             "benchmark": self.NAME,
             "overall": {
-                "accuracy": sum(headline) / len(headline) if headline else pooled["accuracy"],
-                "settings": [setting for setting in OVERALL_SETTINGS if setting in by_setting] or sorted(by_setting),
+                "accuracy": percent(sum(means) / len(means)) if means else pooled["accuracy"],
+                "settings": headline or sorted(by_setting),
             },
             "pooled": pooled,
             "by_setting": by_setting,
@@ -165,6 +166,11 @@ class MMMUProBenchmark:
             "by_discipline": _within_settings(pairs, "discipline"),
             "rules": rule_counts(pairs),
         }
+
+
+def _mean_score(pairs: Sequence[Pair], setting: str) -> float:
+    scores = [sample.score for example, sample in pairs if example.metadata["setting"] == setting]
+    return sum(scores) / len(scores)
 
 
 def _within_settings(pairs: Sequence[Pair], field: str) -> dict[str, dict[str, Any]]:
