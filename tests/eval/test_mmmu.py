@@ -80,8 +80,9 @@ def test_official_prompts_and_template() -> None:
     )
     open_prompt = BENCHMARK.build_prompt(examples["validation_Math_4"])
     assert open_prompt.endswith("right one.\n\nAnswer the question using a single word or phrase.")
-    templated = BENCHMARK.build_prompt(examples["validation_Accounting_1"], "{question}\n\nPut it in \\boxed{}.")
-    assert templated.startswith("<image> What is") and "(D) $300\n\nPut it in \\boxed{}." in templated
+    templated = BENCHMARK.build_prompt(examples["validation_Accounting_1"], "default")
+    assert templated.startswith("<image> What is")
+    assert templated.endswith("(D) $300\n\nPlease reason step by step, and put your final answer within \\boxed{}.")
 
 
 def test_parquet_with_embedded_image_bytes(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_official_prompts_per_setting_and_mode() -> None:
     assert direct.build_prompt(examples["standard (10 options)/test_History_1"]).endswith(
         "J. Religious conflict\nAnswer with the option letter from the given choices directly."
     )
-    templated = BENCHMARK.build_prompt(vision, "{question}\n\nUse \\boxed{}.")
+    templated = BENCHMARK.build_prompt(vision, "{question}\n\nUse \\boxed{{}}.")
     assert templated == "Write out the multiple-choice question in the image and then solve it.\n\nUse \\boxed{}."
     with pytest.raises(ValueError, match="prompt mode"):
         MMMUProBenchmark(mode="fast")

@@ -28,6 +28,7 @@ from rethinker.eval.benchmarks._source import (
 from rethinker.eval.benchmarks._tally import accuracy, accuracy_by, pair_up, rule_counts
 from rethinker.eval.benchmarks._text import last_boxed
 from rethinker.eval.benchmarks.base import ScoredSample
+from rethinker.models.prompts import resolve_template
 
 MAX_IMAGES = 5
 TAG = re.compile(r"<image_(\d+)>")
@@ -151,11 +152,11 @@ class EMMABenchmark:
         )
 
     def build_prompt(self, example: Example, template: str | None = None) -> str:
-        """The official EMMA query (context, question, options, instruction, strategy), or `template` filled."""
+        """The official EMMA query (context, question, options, instruction, strategy), or a named/user template."""
         context = str(example.metadata.get("context", ""))
         if template is not None:
             body = "\n".join(part for part in (context, example.question, options_listing(example.choices)) if part)
-            return template.replace("{question}", body.strip())
+            return resolve_template(template).format(question=body.strip())
         if example.choices:
             query = CHOICE_FORMAT.format(
                 context=context, question=example.question, options=options_listing(example.choices)

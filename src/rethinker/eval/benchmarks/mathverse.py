@@ -28,6 +28,7 @@ from rethinker.eval.benchmarks._source import SourceRow, image_source, read_rows
 from rethinker.eval.benchmarks._tally import accuracy, accuracy_by, pair_up, rule_counts
 from rethinker.eval.benchmarks._text import clean_candidate
 from rethinker.eval.benchmarks.base import ScoredSample
+from rethinker.models.prompts import resolve_template
 
 MULTIPLE_CHOICE = "multi-choice"
 TEXT_ONLY = "Text Only"
@@ -162,11 +163,11 @@ class MathVerseBenchmark:
         )
 
     def build_prompt(self, example: Example, template: str | None = None) -> str:
-        """The official query (`query_cot` by default), or `template` filled with the question text."""
+        """The official query (`query_cot` by default), or a named/user template filled with the question text."""
         official = str(example.metadata.get(self.query) or example.question)
         if template is None:
             return official
-        return template.replace("{question}", example.question.strip() or official)
+        return resolve_template(template).format(question=example.question.strip() or official)
 
     def score(self, response: str, example: Example) -> ScoredSample:
         """Score one response with the rule-based judge described in `EXTRACTION_NOTE`."""

@@ -26,6 +26,7 @@ from rethinker.eval.benchmarks._source import (
 )
 from rethinker.eval.benchmarks._tally import accuracy, accuracy_by, pair_up, rule_counts
 from rethinker.eval.benchmarks.base import ScoredSample
+from rethinker.models.prompts import resolve_template
 
 MAX_IMAGES = 7
 TAG = re.compile(r"<image (\d+)>")
@@ -189,12 +190,12 @@ class MMMUBenchmark:
         )
 
     def build_prompt(self, example: Example, template: str | None = None) -> str:
-        """The official MMMU query, or `template` with `{question}` replaced by the question and its options."""
+        """The official MMMU query, or a named/user template (`models.prompts`) filled with the question and options."""
         body = example.question
         if example.choices:
             body = f"{body}\n\n{options_block(example.choices)}"
         if template is not None:
-            return template.replace("{question}", body.strip())
+            return resolve_template(template).format(question=body.strip())
         instruction = CHOICE_INSTRUCTION if example.choices else OPEN_INSTRUCTION
         return f"{body}\n\n{instruction}"
 

@@ -29,6 +29,7 @@ from rethinker.eval.benchmarks._source import (
 from rethinker.eval.benchmarks._tally import Pair, accuracy, accuracy_by, pair_up, percent, rule_counts
 from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.mmmu import DISCIPLINE_OF
+from rethinker.models.prompts import resolve_template
 
 TAG = re.compile(r"<image\s+(\d+)>")
 STANDARD_10 = "standard (10 options)"
@@ -132,11 +133,11 @@ class MMMUProBenchmark:
         )
 
     def build_prompt(self, example: Example, template: str | None = None) -> str:
-        """The official MMMU-Pro query for the example's setting, or `template` filled with the question text."""
+        """The official MMMU-Pro query for the example's setting, or a named/user template filled with the question."""
         vision = example.metadata.get("setting") == VISION
         body = VISION_QUESTION if vision else f"{example.question}\n{options_lines(example.choices)}"
         if template is not None:
-            return template.replace("{question}", body)
+            return resolve_template(template).format(question=body)
         instruction = INSTRUCTIONS[self.mode][VISION if vision else "standard"]
         return instruction if vision else f"{body}\n{instruction}"
 
