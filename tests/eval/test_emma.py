@@ -13,6 +13,7 @@ from PIL import Image
 
 from rethinker.eval.benchmarks.base import Benchmark
 from rethinker.eval.benchmarks.emma import BENCHMARK, EMMABenchmark, extract_answer, is_equal
+from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "emma"
 
@@ -122,3 +123,10 @@ def test_pathological_response_scores_zero_quickly() -> None:
     example = examples_by_id()["math_5"]
     scored = BENCHMARK.score("\\boxed{10^{10^{10^{10}}}}" + "x" * 1_000_000, example)
     assert scored.score == 0.0 and len(scored.extracted) <= 300
+
+
+def test_chat_messages_interleave_images_where_the_tags_were() -> None:
+    chemistry = examples_by_id()["chemistry_3"]
+    messages = build_messages(chemistry, "default", question=BENCHMARK.build_prompt(chemistry, "{question}"))
+    kinds = [part["type"] for part in messages[-1]["content"]]
+    assert kinds == ["text", "image", "text", "image", "text"]

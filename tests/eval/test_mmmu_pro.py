@@ -10,6 +10,7 @@ import pytest
 from rethinker.eval.benchmarks._choice import parse_choice
 from rethinker.eval.benchmarks.base import Benchmark
 from rethinker.eval.benchmarks.mmmu_pro import BENCHMARK, STANDARD_4, STANDARD_10, VISION, MMMUProBenchmark
+from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmmu_pro"
 TEN = [f"option {index}" for index in range(10)]
@@ -124,3 +125,11 @@ def test_random_fallback_is_reproducible_per_example() -> None:
     first, second = (BENCHMARK.score("no idea", history) for _ in range(2))
     assert first.rule == "random_fallback" and first.extracted == second.extracted
     assert first.extracted in "ABCDEFGHIJ"
+
+
+def test_chat_messages_place_one_image_per_placeholder() -> None:
+    art = examples_by_id()["standard (10 options)/test_Art_2"]
+    messages = build_messages(art, "default", question=BENCHMARK.build_prompt(art, "{question}"))
+    kinds = [part["type"] for part in messages[-1]["content"]]
+    assert kinds.count("image") == len(art.images) == 2
+    assert kinds[:4] == ["text", "image", "text", "image"]
