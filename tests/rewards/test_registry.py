@@ -27,6 +27,9 @@ def score(response, example):
 def full(response, example, verifier):
     return 1.0 if verifier.verify(example.answer, response) else 0.0
 
+def lenient(response, example, bonus=0.25):
+    return bonus
+
 LENGTH = 3
 """
 
@@ -84,6 +87,7 @@ def test_plugin_from_a_file_path(tmp_path: Path, verifier: Verifier) -> None:
     assert score("it is \\frac{1}{2}", HALF, verifier) == RewardResult(0.5, True, None, "custom", {"note": "plug-in"})
     assert score("no idea", HALF, verifier).correct is False
     assert get_reward_fn(f"{path}:full")("0.5", HALF, verifier).reward == 1.0
+    assert get_reward_fn(f"{path}:lenient")("0.5", HALF, verifier).reward == 0.25
 
 
 def test_plugin_from_an_import_string(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verifier: Verifier) -> None:

@@ -2,8 +2,12 @@
 
 A reward function is `(response, example, verifier) -> RewardResult`. A user function may be the simpler
 `score(response, example) -> float | dict` (a dict holds "reward" and optionally "correct" and "extracted"); without
-"correct", a response counts as correct when its reward is positive. Built-ins are scored in two pure steps around the
-verifier (plan, then finish), so `score_batch` sends a whole batch of checks to `Verifier.verify_many` at once.
+"correct", a response counts as correct when its reward is positive. A user function with three required positional
+arguments is called as `(response, example, verifier)` and may also return a RewardResult. Built-ins are scored in two
+pure steps around the verifier (plan, then finish), so `score_batch` sends a batch's checks to `verify_many` at once.
+
+Built-ins share extraction, guards and verification. A guard that fires makes the answer wrong (accuracy 0); for
+`r1_zero` the format reward still counts, so a well-formatted hedge scores 1.
 """
 
 from __future__ import annotations
@@ -142,13 +146,13 @@ class UserReward:
         return as_reward_result(self.function(*arguments), self.spec)
 
 
-def _positional_arity(function: Callable[..., Any]) -> int:
+def _required_positionals(function: Callable[..., Any]) -> int:
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return 2
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(parameter.kind in positional for parameter in parameters)
+    return sum(p.kind in positional and p.default is inspect.Parameter.empty for p in parameters)
 
 
 def _load_file(target: str, spec: str) -> ModuleType:
@@ -191,7 +195,7 @@ def get_reward_fn(spec: str) -> RewardFn:
         raise RewardSpecError(f"reward spec {spec!r}: {target} has no function {name!r}")
     if not callable(function):
         raise RewardSpecError(f"reward spec {spec!r}: {target}:{name} is not callable")
-    return UserReward(spec, function, _positional_arity(function) >= 3)
+    return UserReward(spec, function, _required_positionals(function) >= 3)
 
 
 def score_batch(
