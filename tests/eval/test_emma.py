@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from rethinker.eval.benchmarks._source import BenchmarkDataError
 from rethinker.eval.benchmarks.base import Benchmark
 from rethinker.eval.benchmarks.emma import BENCHMARK, EMMABenchmark, extract_answer, is_equal
 from rethinker.models.prompts import build_messages
@@ -130,3 +131,10 @@ def test_chat_messages_interleave_images_where_the_tags_were() -> None:
     messages = build_messages(chemistry, "default", question=BENCHMARK.build_prompt(chemistry, "{question}"))
     kinds = [part["type"] for part in messages[-1]["content"]]
     assert kinds == ["text", "image", "text", "image", "text"]
+
+
+def test_a_broken_line_is_reported_with_its_row(tmp_path: Path) -> None:
+    lines = (FIXTURE / "Math" / "test.jsonl").read_text().splitlines()
+    (tmp_path / "test.jsonl").write_text(lines[0] + "\n{broken\n")
+    with pytest.raises(BenchmarkDataError, match=r"test.jsonl row 1: not valid JSON"):
+        BENCHMARK.load(tmp_path)

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from rethinker.data.schema import ImageSource
+from rethinker.models.prompts import IMAGE_PLACEHOLDER
 
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
 HF_SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
-IMAGE_PLACEHOLDER = "<image>"
 MAX_LITERAL_CHARS = 100_000
 
 
@@ -103,9 +103,9 @@ def _iter_file(file: Path, root: Path) -> Iterator[SourceRow]:
         with file.open(encoding="utf-8") as handle:
             for index, line in enumerate(handle):
                 if line.strip():
-                    yield SourceRow(file, index, _as_record(json.loads(line), file, index), root)
+                    yield SourceRow(file, index, _as_record(_json_value(line, file, index), file, index), root)
     elif file.suffix == ".json":
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = _json_value(file.read_text(encoding="utf-8"), file, None)
         records = list(data.values()) if isinstance(data, dict) else data
         if not isinstance(records, list):
             raise BenchmarkDataError(f"{file}: expected a list of records or a mapping of id to record")
@@ -113,6 +113,14 @@ def _iter_file(file: Path, root: Path) -> Iterator[SourceRow]:
             yield SourceRow(file, index, _as_record(record, file, index), root)
     else:
         raise BenchmarkDataError(f"{file}: unsupported file type (expected one of {', '.join(DATA_SUFFIXES)})")
+
+
+def _json_value(text: str, file: Path, index: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        place = file if index is None else f"{file} row {index}"
+        raise BenchmarkDataError(f"{place}: not valid JSON ({error})") from error
 
 
 def _as_record(value: Any, file: Path, index: int) -> dict[str, Any]:
