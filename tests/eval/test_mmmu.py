@@ -171,6 +171,7 @@ def test_chain_of_thought_answers_are_read_from_the_final_statement() -> None:
     assert BENCHMARK.score("Answer: $2,700", example).extracted == "C"
     assert BENCHMARK.score("\\boxed{B}", example).score == 0.0
     assert read_letter("\\boxed{A or C}", ["1", "2", "3"], "key")[0] == "C"
+    assert read_letter("anything", [], "key") == ("", "", "no_options")
 
 
 def test_open_numbers_round_to_two_decimals() -> None:

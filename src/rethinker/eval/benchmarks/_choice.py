@@ -131,4 +131,6 @@ def read_letter(response: str, options: Sequence[str], fallback_key: str, pro: b
     letter = parse_choice(text, options, pro)
     if letter is not None:
         return letter, letter, "official_parser"
+    if not letters:
+        return "", "", "no_options"
     return fallback_letter(letters, fallback_key), "", "random_fallback"
