@@ -183,7 +183,8 @@ class _Worker:
 
     def __init__(self, inner_timeout_s: int, memory_limit_mb: int | None) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+        search_path = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(search_path)}
         limit = "none" if memory_limit_mb is None else str(memory_limit_mb)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rethinker.rewards.verify", str(inner_timeout_s), limit],
