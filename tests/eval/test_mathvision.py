@@ -23,6 +23,7 @@ from rethinker.eval.benchmarks.mathvision_data import OFFICIAL_INSTRUCTION, plac
 from rethinker.eval.benchmarks.mathvision_extract import box_content, clean_math_answer, extract_answer
 from rethinker.eval.benchmarks.mathvision_numeric import BoundedLatexNumbers, latex_number
 from rethinker.eval.rescore import oracle_responses, run_score, score_all
+from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mathvision_sample.jsonl"
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "real" / "mathvision"
@@ -205,16 +206,19 @@ def fixture_rows() -> list[dict]:
 
 
 def test_place_image_keeps_one_slot_and_labels_the_other_panels() -> None:
-    assert place_image("<image1>\nopposite <image2>?\n<image3>", True) == "<image>\nopposite [image2]?\n[image3]"
-    assert place_image("see <image1>", False) == "see [image1]"
+    assert place_image(["<image1>\nopposite <image2>?\n<image3>"], True) == ["<image>\nopposite [image2]?\n[image3]"]
+    assert place_image(["see <image1>"], False) == ["see [image1]"]
+    assert place_image(["Which graph?", "<image2>", "<image3>"], True) == ["Which graph?", "<image>", "[image3]"]
 
 
 def test_load_jsonl_maps_placeholders_options_and_metadata(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, tmp_path / "sample.jsonl")
-    write_images(tmp_path, [f"f{index}.png" for index in range(1, 7)])
+    write_images(tmp_path, [f"f{index}.png" for index in range(1, 9)])
     examples = BENCHMARK.load(tmp_path / "sample.jsonl")
     by_id = {item.id: item for item in examples}
-    assert [item.id for item in examples] == ["f1", "f2", "f3", "f4", "f5", "f6", "f7"]
+    assert [item.id for item in examples] == ["f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"]
+    assert by_id["f8"].question.endswith("<image>") and by_id["f8"].choices[0] == "[image2]"
+    assert by_id["f8"].metadata["raw_options"][0] == "<image2>"
     assert by_id["f3"].question.startswith("<image>\n") and "[image2]" in by_id["f3"].question
     assert by_id["f3"].choices == () and by_id["f3"].answer == "D"
     assert by_id["f6"].choices[1] == "$3 \\pi$"
@@ -246,7 +250,7 @@ def test_load_parquet_with_embedded_pictures(tmp_path: Path) -> None:
 def test_load_hf_datasets_folder(tmp_path: Path) -> None:
     import datasets
 
-    write_images(tmp_path, [f"f{index}.png" for index in range(1, 8)])
+    write_images(tmp_path, [f"f{index}.png" for index in range(1, 9)])
     rows = fixture_rows()
     for index, row in enumerate(rows, start=1):
         row["decoded_image"] = str(tmp_path / "images" / f"f{index}.png")
@@ -350,6 +354,16 @@ def test_real_rescoring_agrees_on_a_tenth_of_the_test_set() -> None:
         item.id for item in examples if score(outputs[item.id]["response"], item).score != outputs[item.id]["correct"]
     ]
     assert len(examples) == 304 and differing == []
+
+
+@needs_real
+@pytest.mark.parametrize("split", ["test", "testmini"])
+def test_real_prompts_have_exactly_one_image_slot(split: str) -> None:
+    examples = BENCHMARK.load(REAL / f"{split}.jsonl")
+    for item in examples:
+        messages = build_messages(item, template="plain", question=BENCHMARK.build_prompt(item))
+        assert sum(part["type"] == "image" for part in messages[-1]["content"]) == 1, item.id
+        assert not re.search(r"<image\d", item.question + "".join(item.choices)), item.id
 
 
 @needs_real

@@ -1,14 +1,16 @@
 """MATH-V problems from their published files (JSONL, parquet, an HF `datasets` folder), and the official query.
 
-Each problem has one (merged) picture. Its question marks figures with `<image1>`, `<image2>`...; the first marker
-becomes the project's `<image>` placeholder (where the picture goes) and the others, which name panels inside that
-same picture, become the plain labels `[image2]`... so that prompt builders count exactly one image slot. An image
+Each problem has one (merged) picture. Its question (and, for picture options, its options) marks figures with
+`<image1>`, `<image2>`...; the first marker becomes the project's `<image>` placeholder (where the picture goes) and
+the others, which name panels inside that same picture, become the plain labels `[image2]`... so that prompt builders
+count exactly one image slot. The published texts stay in `metadata` (`raw_question`, `raw_options`). An image
 file that is not on disk is kept as a path: scoring saved responses needs no pictures, and decoding fails loudly.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,8 @@ EMBEDDED_IMAGE_FIELD = "decoded_image"
 IMAGE_PATH_FIELD = "image"
 
 
-def place_image(question: str, has_image: bool) -> str:
-    """The question with its first `<imageN>` as `<image>` (if there is a picture) and every other one as `[imageN]`."""
+def place_image(texts: Sequence[str], has_image: bool) -> list[str]:
+    """Texts (question, then options) with the first `<imageN>` as `<image>` (given a picture), the rest `[imageN]`."""
     first = has_image
 
     def replace(match: re.Match[str]) -> str:
@@ -37,7 +39,7 @@ def place_image(question: str, has_image: bool) -> str:
             return IMAGE_PLACEHOLDER
         return f"[image{match.group(1)}]"
 
-    return NUMBERED_IMAGE.sub(replace, question)
+    return [NUMBERED_IMAGE.sub(replace, text) for text in texts]
 
 
 def _image(row: SourceRow) -> ImageSource | None:
@@ -60,20 +62,22 @@ def _options(row: SourceRow) -> tuple[str, ...]:
 
 
 def _example(row: SourceRow) -> Example:
-    question = row.text("question")
+    question, options = row.text("question"), _options(row)
     image = _image(row)
     metadata: dict[str, Any] = {
         "level": int(row.require("level")),
         "subject": row.text("subject"),
         "solution": row.fields.get("solution"),
         "raw_question": question,
+        "raw_options": options,
     }
+    placed_question, *placed_options = place_image([question, *options], image is not None)
     return Example(
         id=str(row.require("id")),
-        question=place_image(question, image is not None),
+        question=placed_question,
         answer=str(row.require("answer")),
         images=() if image is None else (image,),
-        choices=_options(row),
+        choices=tuple(placed_options),
         metadata=metadata,
     )
 
