@@ -65,9 +65,10 @@ def test_report_markdown_and_json_show_the_numbers_figures_and_samples(tmp_path:
     markdown, data = write_report([run], figures, tmp_path / "out", samples_per_run=2)
     text = markdown.read_text()
     accs = finite([row.get("eval/acc") for row in rows])
-    assert f"| held-out accuracy at start (step 0) | {format_value(accs[0])} |" in text
-    assert f"| held-out accuracy at end (step 20) | {format_value(accs[-1])} |" in text
-    assert f"| best held-out accuracy (step {accs.index(max(accs)) * 5}) | {format_value(max(accs))} |" in text
+    assert f"| held-out accuracy at start | {format_value(accs[0])} at step 0 |" in text
+    assert f"| held-out accuracy at end | {format_value(accs[-1])} at step 20 |" in text
+    assert f"| best held-out accuracy | {format_value(max(accs))} at step {accs.index(max(accs)) * 5} |" in text
+    assert "| metric | SSR |" in text
     assert "![Reward and held-out accuracy](reward.png)" in text
     assert "samples/step-20.jsonl" in text and "(step 20, question 1)" in text and "question 2)" not in text
     assert "![image](../ssr/samples/images/q0-0.png)" in text
@@ -78,6 +79,17 @@ def test_report_markdown_and_json_show_the_numbers_figures_and_samples(tmp_path:
         {"label": "SSR", "key": "reward/mean", "points": 20},
         {"label": "SSR", "key": "eval/acc", "points": 5},
     ]
+
+
+def test_several_runs_get_a_side_by_side_table(tmp_path: Path) -> None:
+    first = write_run(tmp_path / "grpo", steps=10, seed=1)
+    second = write_run(tmp_path / "ssr", steps=10, seed=2)
+    runs = [load_run(tmp_path / "grpo", "GRPO | base"), load_run(tmp_path / "ssr", "SSR")]
+    text = write_report(runs, {}, tmp_path / "out")[0].read_text()
+    end = [format_value(rows[-1]["eval/acc"]) for rows in (first, second)]
+    assert "| metric | GRPO \\| base | SSR |" in text
+    assert f"| held-out accuracy at end | {end[0]} at step 10 | {end[1]} at step 10 |" in text
+    assert "![image](../grpo/samples/images/q0-0.png)" in text
 
 
 def test_a_run_without_samples_or_evaluations_still_reports(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from rethinker.data.schema import Example
 from rethinker.data.selection import DIFFICULTY_BUCKETS, difficulty_bucket
-from rethinker.report.markdown import markdown_cell
+from rethinker.report.markdown import markdown_cell, markdown_table
 
 ALL = "all"
 """The row / panel holding every example with a pass rate."""
@@ -83,14 +83,14 @@ def group_pass_rates(
 
 def difficulty_table(groups: dict[str, list[float]]) -> str:
     """A Markdown table: one row per group, with counts per bucket, the total and the mean pass rate."""
-    header = ["category", *DIFFICULTY_BUCKETS, "total", "mean pass rate"]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    rows = []
     for name, rates in groups.items():
         counts = bucket_counts(rates)
         mean = f"{sum(rates) / len(rates):.3f}" if rates else "-"
-        cells = [markdown_cell(name), *(str(counts[bucket]) for bucket in DIFFICULTY_BUCKETS), str(len(rates)), mean]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(
+            [markdown_cell(name), *(str(counts[bucket]) for bucket in DIFFICULTY_BUCKETS), str(len(rates)), mean]
+        )
+    return markdown_table(["category", *DIFFICULTY_BUCKETS, "total", "mean pass rate"], rows)
 
 
 def plot_pass_rates(groups: dict[str, list[float]], column: str, path: Path) -> None:

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from rethinker.report.markdown import fenced, markdown_cell
+from rethinker.report.markdown import fenced, markdown_cell, markdown_table
 from rethinker.report.metrics import Run, finite_number, latest_samples_file, read_samples
 from rethinker.report.plots import FIGURES, Series
 
@@ -91,21 +92,28 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def summary_table(summary: RunSummary) -> str:
-    """The Markdown table of one run's headline numbers."""
+def summary_rows(summary: RunSummary) -> list[tuple[str, str]]:
+    """(name, shown value) of each headline number of a run, in the order the tables list them."""
     percent = f"{WINDOW_FRACTION:.0%}"
-    rows = [
+    return [
         ("steps", str(summary.steps)),
-        (f"held-out accuracy at start{_at(summary.start_acc_step)}", format_value(summary.start_acc)),
-        (f"held-out accuracy at end{_at(summary.end_acc_step)}", format_value(summary.end_acc)),
-        (f"best held-out accuracy{_at(summary.best_acc_step)}", format_value(summary.best_acc)),
+        ("held-out accuracy at start", format_value(summary.start_acc) + _at(summary.start_acc_step)),
+        ("held-out accuracy at end", format_value(summary.end_acc) + _at(summary.end_acc_step)),
+        ("best held-out accuracy", format_value(summary.best_acc) + _at(summary.best_acc_step)),
         (f"mean reward, first {percent} of steps", format_value(summary.reward_start)),
         (f"mean reward, last {percent} of steps", format_value(summary.reward_end)),
         ("effective-group share at start", format_value(summary.effective_start)),
         ("effective-group share at end", format_value(summary.effective_end)),
         ("total step time", format_duration(summary.total_time_s)),
     ]
-    return "\n".join(["| metric | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)])
+
+
+def comparison_table(summaries: Sequence[RunSummary]) -> str:
+    """The headline numbers of several runs side by side, one column per run."""
+    columns = [summary_rows(summary) for summary in summaries]
+    names = [name for name, _ in columns[0]]
+    rows = [[name, *(column[index][1] for column in columns)] for index, name in enumerate(names)]
+    return markdown_table(["metric", *(markdown_cell(summary.label) for summary in summaries)], rows)
 
 
 def sample_markdown(record: Mapping[str, Any], samples_dir: Path, out_dir: Path) -> str:
@@ -113,7 +121,8 @@ def sample_markdown(record: Mapping[str, Any], samples_dir: Path, out_dir: Path)
     parts = [f"#### {markdown_cell(str(record.get('id', 'example')))}"]
     images = record.get("images")
     for image in images if isinstance(images, list) else []:
-        parts.append(f"![image]({Path(os.path.relpath(samples_dir / str(image), out_dir)).as_posix()})")
+        link = Path(os.path.relpath(samples_dir / str(image), out_dir)).as_posix()
+        parts.append(f"![image]({quote(link)})")
     for name in ("question", "response"):
         parts += [f"**{name.capitalize()}:**", fenced(_clip(str(record.get(name, ""))))]
     gold = record.get("gold")
@@ -126,7 +135,7 @@ def run_markdown(
     summary: RunSummary, samples: Sequence[Mapping[str, Any]], samples_file: Path | None, out_dir: Path
 ) -> str:
     """The section of `report.md` for one run: its table, then a few of its latest generations."""
-    parts = [f"## {markdown_cell(summary.label)}", f"Run directory: `{summary.path}`", summary_table(summary)]
+    parts = [f"## {markdown_cell(summary.label)}", f"Run directory: `{summary.path}`", comparison_table([summary])]
     if samples_file is not None and samples:
         parts.append(f"### Generations from `{samples_file.parent.name}/{samples_file.name}`")
         parts += [sample_markdown(record, samples_file.parent, out_dir) for record in samples]
@@ -142,6 +151,8 @@ def write_report(
     samples = [read_samples(file, samples_per_run) if file else [] for file in samples_files]
     titles = {spec.file: spec.title for spec in FIGURES}
     sections = ["# Training report", f"Runs: {', '.join(markdown_cell(s.label) for s in summaries)}"]
+    if len(summaries) > 1:
+        sections.append(comparison_table(summaries))
     sections += [
         run_markdown(summary, shown, file, out_dir)
         for summary, shown, file in zip(summaries, samples, samples_files, strict=True)
@@ -169,7 +180,7 @@ def write_report(
 
 
 def _at(step: int | None) -> str:
-    return "" if step is None else f" (step {step})"
+    return "" if step is None else f" at step {step}"
 
 
 def _clip(text: str) -> str:
