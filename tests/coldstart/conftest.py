@@ -79,6 +79,7 @@ class ChatHandler(BaseHTTPRequestHandler):
     """One request: parse the prompt, misbehave as the question's markers ask, or answer."""
 
     server: ScriptedChatServer
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet."""

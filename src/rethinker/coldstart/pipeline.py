@@ -65,6 +65,11 @@ async def ask(client: ChatClient, stage: str, text: str, image_urls: list[str], 
     return reply
 
 
+def reply_text(reply: ChatReply) -> str:
+    """What an MLLM stage passes on: the reply's content, or its reasoning text when the content is empty."""
+    return reply.content.strip() or reply.reasoning.strip()
+
+
 async def bridge(
     example: Example, mllm: ChatClient, reasoner: ChatClient, config: ColdstartConfig, stats: RunStats
 ) -> Finished:
@@ -88,9 +93,9 @@ async def bridge(
     prompts = config.prompts
     try:
         cot_prompt = fill_template(prompts.pseudo_cot, question=question, answer=example.answer)
-        trace["pseudo_cot"] = (await ask(mllm, "pseudo_cot", cot_prompt, image_urls, stats)).content.strip()
+        trace["pseudo_cot"] = reply_text(await ask(mllm, "pseudo_cot", cot_prompt, image_urls, stats))
         description_prompt = fill_template(prompts.description, question=question, thinking_process=trace["pseudo_cot"])
-        trace["description"] = (await ask(mllm, "description", description_prompt, image_urls, stats)).content.strip()
+        trace["description"] = reply_text(await ask(mllm, "description", description_prompt, image_urls, stats))
         reasoning_prompt = fill_template(prompts.reasoning, question=question, description=trace["description"])
         reply = await ask(reasoner, "reasoning", reasoning_prompt, [], stats)
     except StageFailed as failure:
