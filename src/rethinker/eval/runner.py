@@ -1,0 +1,271 @@
+"""`rethinker eval`: generate a model's responses to a benchmark, score them with its official rules, write the report.
+
+The run reads top to bottom: load problems -> skip the finished ones (resume) -> for each batch: prompts, responses,
+optional test-time rethinking, scores, append to `samples.jsonl` -> aggregate with the shared writers -> add sampling
+(pass@k, maj@k) and rethinking summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from rethinker.data.schema import Example
+from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
+from rethinker.eval.outputs import _write_atomically, markdown_table, write_outputs
+from rethinker.eval.passk import sampling_rows
+from rethinker.eval.registry import get_benchmark
+from rethinker.eval.responses import Attempt, ProblemResponses, PromptStyle, ResponseGenerator
+from rethinker.eval.samples_log import SAMPLES_FILE, SETTINGS_FILE, append_samples, check_settings, read_finished
+from rethinker.models.loading import load_model, load_processor
+from rethinker.rollout.base import SamplingParams
+from rethinker.rollout.hf import HFRolloutEngine
+from rethinker.rollout.rethinking import test_time_rethink_summary
+from rethinker.rollout.triggers import BARE_WAIT
+from rethinker.train.policy import resolve_model_path
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_DETAIL = "skipped"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Everything one `rethinker eval` run needs; greedy decoding unless `samples` > 1."""
+
+    model: str
+    benchmark: str
+    data: Path
+    out: Path
+    limit: int | None = None
+    batch_size: int = 8
+    template: str | None = None
+    system: str | None = None
+    max_new_tokens: int = 2048
+    samples: int = 1
+    temperature: float | None = None
+    top_p: float = 1.0
+    top_k: int = 0
+    rethink: bool = False
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    max_prompt_tokens: int | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "samples", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must not be negative, got {self.limit}")
+        if self.samples > 1 and self.sampling_temperature == 0:
+            raise ValueError("samples > 1 needs a temperature above 0 (greedy responses would all be the same)")
+        if self.sampling_temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError("need temperature >= 0, 0 < top_p <= 1 and top_k >= 0")
+
+    @property
+    def sampling_temperature(self) -> float:
+        """The temperature used: as given, else 0 (greedy) for one sample and 1.0 for several."""
+        if self.temperature is not None:
+            return self.temperature
+        return 0.0 if self.samples == 1 else 1.0
+
+    def sampling_params(self) -> SamplingParams:
+        """The engine's sampling parameters for the first responses."""
+        return SamplingParams(self.max_new_tokens, self.sampling_temperature, self.top_p, self.top_k, self.samples)
+
+    def style(self) -> PromptStyle:
+        """How problems become prompts."""
+        return PromptStyle(self.template, self.system, self.min_pixels, self.max_pixels)
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The settings that shape the responses (recorded in the results and checked when a run resumes)."""
+        fields = asdict(self)
+        for key in ("out", "limit", "batch_size", "device"):
+            fields.pop(key)
+        fields["data"] = str(Path(self.data).resolve())
+        fields["temperature"] = self.sampling_temperature
+        fields["trigger"] = BARE_WAIT if self.rethink else None
+        return fields
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def attempt_record(benchmark: Benchmark, attempt: Attempt, example: Example) -> dict[str, Any]:
+    """One response scored, and its rethought text scored when there is one."""
+    first = benchmark.score(attempt.response, example)
+    record: dict[str, Any] = {
+        "response": attempt.response,
+        "extracted": first.extracted,
+        "rule": first.rule,
+        "score": first.score,
+        "response_tokens": attempt.response_tokens,
+        "ended_with_eos": attempt.ended_with_eos,
+    }
+    if attempt.rethought is not None:
+        second = benchmark.score(attempt.rethought, example)
+        record["rethink"] = {
+            "response": attempt.rethought,
+            "extracted": second.extracted,
+            "rule": second.rule,
+            "score": second.score,
+            "continuation_tokens": attempt.rethink_tokens,
+        }
+    return record
+
+
+def score_problem(benchmark: Benchmark, responses: ProblemResponses) -> ScoredSample:
+    """A problem's sample: its first response scored by the benchmark, every response and rethink in `details`."""
+    example = responses.example
+    if responses.skipped is not None:
+        details = {SKIPPED_DETAIL: responses.skipped, "prompt_tokens": responses.prompt_tokens, "attempts": []}
+        return ScoredSample(example.id, "", None, responses.skipped, 0.0, details)
+    first = benchmark.score(responses.attempts[0].response, example)
+    attempts = [attempt_record(benchmark, attempt, example) for attempt in responses.attempts]
+    details = {**first.details, "prompt_tokens": responses.prompt_tokens, "attempts": attempts}
+    return replace(first, details=details)
+
+
+def rethought_sample(sample: ScoredSample) -> ScoredSample:
+    """The sample as scored after rethinking its first response (a skipped problem stays as it is)."""
+    attempts = sample.details.get("attempts") or []
+    if not attempts:
+        return sample
+    rethink = attempts[0]["rethink"]
+    return ScoredSample(sample.id, rethink["response"], rethink["extracted"], rethink["rule"], rethink["score"])
+
+
+def rethink_results(
+    benchmark: Benchmark, examples: Sequence[Example], scored: Sequence[ScoredSample]
+) -> dict[str, Any]:
+    """Accuracy with and without test-time rethinking, the flips, and the benchmark's breakdown after rethinking."""
+    after = [rethought_sample(sample) for sample in scored]
+    summary = test_time_rethink_summary([s.score > 0 for s in scored], [s.score > 0 for s in after])
+    return {"trigger": BARE_WAIT, **summary, "with_rethink": benchmark.aggregate(examples, after)}
+
+
+def attempt_pairs(sample: ScoredSample, rethought: bool = False) -> list[tuple[str | None, float]]:
+    """(extracted answer, score) of each response of a problem, before or after rethinking."""
+    records = [record["rethink"] if rethought else record for record in sample.details.get("attempts") or []]
+    return [(record["extracted"], float(record["score"])) for record in records]
+
+
+def sampling_results(scored: Sequence[ScoredSample], samples: int, rethink: bool) -> dict[str, Any]:
+    """pass@k and maj@k rows, after rethinking as well when it ran."""
+    results: dict[str, Any] = sampling_rows([attempt_pairs(sample) for sample in scored], samples)
+    if rethink:
+        results["with_rethink"] = sampling_rows([attempt_pairs(sample, True) for sample in scored], samples)
+    return results
+
+
+# ---------------------------------------------------------------- the run
+
+
+def load_generator(settings: EvalSettings) -> ResponseGenerator:
+    """Load the model and processor and build the batched HF generator for `settings`."""
+    cuda = torch.cuda.is_available()
+    device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
+    dtype = settings.dtype if settings.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    path = resolve_model_path(settings.model)
+    model = load_model(path, dtype).to(device)
+    processor = load_processor(path, settings.min_pixels, settings.max_pixels)
+    tokenizer = processor.tokenizer
+    engine = HFRolloutEngine(
+        model,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        processor.special_token_ids,
+        settings.batch_size * settings.samples,
+    )
+    trigger_tokens = len(tokenizer.encode(BARE_WAIT, add_special_tokens=False)) if settings.rethink else None
+    max_prompt_tokens = settings.max_prompt_tokens or default_prompt_limit(
+        model.config.get_text_config().max_position_embeddings, settings.max_new_tokens, trigger_tokens
+    )
+    return ResponseGenerator(engine, processor, settings.sampling_params(), max_prompt_tokens, settings.rethink)
+
+
+def default_prompt_limit(context: int, max_new_tokens: int, trigger_tokens: int | None) -> int:
+    """The longest prompt whose responses (and, with `trigger_tokens`, trigger and continuation) fit the context."""
+    budget = max_new_tokens if trigger_tokens is None else 2 * max_new_tokens + trigger_tokens
+    if budget >= context:
+        raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in a context of {context}")
+    return context - budget
+
+
+def generate_missing(
+    settings: EvalSettings, benchmark: Benchmark, examples: Sequence[Example], finished: dict[str, ScoredSample]
+) -> dict[str, ScoredSample]:
+    """Generate and score every unfinished problem batch by batch, appending each batch to `samples.jsonl`."""
+    todo = [example for example in examples if example.id not in finished]
+    new: dict[str, ScoredSample] = {}
+    if not todo:
+        return new
+    torch.manual_seed(settings.seed)
+    generator = load_generator(settings)
+    style = settings.style()
+    log_path = Path(settings.out) / SAMPLES_FILE
+    with tqdm(total=len(examples), initial=len(examples) - len(todo), desc=benchmark.NAME, unit="problem") as bar:
+        for start in range(0, len(todo), settings.batch_size):
+            batch = todo[start : start + settings.batch_size]
+            scored = [score_problem(benchmark, item) for item in generator.respond(batch, benchmark, style)]
+            append_samples(log_path, scored)
+            new.update((sample.id, sample) for sample in scored)
+            bar.update(len(batch))
+    return new
+
+
+def _finished_for(examples: Sequence[Example], out: Path) -> dict[str, ScoredSample]:
+    """The finished samples of this selection; samples of problems outside it mean the folder holds another run."""
+    finished = read_finished(out / SAMPLES_FILE)
+    foreign = sorted(set(finished) - {example.id for example in examples})
+    if foreign:
+        raise ValueError(
+            f"{out / SAMPLES_FILE} holds {len(foreign)} problem(s) outside this selection (e.g. {foreign[:3]}); "
+            "use the same data and a limit at least as large, or a fresh --out"
+        )
+    return finished
+
+
+def write_report(out: Path, benchmark: Benchmark, results: dict[str, Any]) -> None:
+    """Rewrite `results.json` and `results.md` with the extended results (sampling, rethinking, settings)."""
+    table = markdown_table(results)
+    settings = "\n".join(f"- {key}: {value!r}" for key, value in results["generation"].items())
+    _write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    markdown = f"# {benchmark.NAME}\n\n{table}\n## Generation\n\n{settings}\n\n{benchmark.EXTRACTION_NOTE}\n"
+    _write_atomically(out / "results.md", markdown)
+
+
+def run_eval(settings: EvalSettings) -> dict[str, Any]:
+    """Evaluate a model on a benchmark, resuming a run left unfinished in `settings.out`; return the results."""
+    benchmark = get_benchmark(settings.benchmark)
+    examples = benchmark.load(Path(settings.data), limit=settings.limit)
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_settings(out / SETTINGS_FILE, settings.generation_settings())
+    finished = _finished_for(examples, out)
+    new = generate_missing(settings, benchmark, examples, finished)
+    scored = [new.get(example.id) or finished[example.id] for example in examples]
+    results = write_outputs(out, benchmark, examples, scored)
+    results["counts"].update(
+        resumed=len(finished),
+        generated=len(new),
+        skipped=sum(1 for sample in scored if SKIPPED_DETAIL in sample.details),
+    )
+    results["generation"] = settings.generation_settings()
+    if settings.samples > 1:
+        results["sampling"] = sampling_results(scored, settings.samples, settings.rethink)
+    if settings.rethink:
+        results["rethink"] = rethink_results(benchmark, examples, scored)
+    write_report(out, benchmark, results)
+    logger.info("%s: %d problems (%d resumed, %d generated)", benchmark.NAME, len(scored), len(finished), len(new))
+    return results
