@@ -45,6 +45,7 @@ def training_row(step: int, steps: int, rng: random.Random, rethink: bool, repla
                 "rethink/acc_before": 0.4 + 0.3 * progress,
                 "rethink/acc_after": 0.45 + 0.3 * progress,
                 "rethink/spontaneous_frac": 0.05 * progress,
+                "loss/sft": 1.2 - 0.5 * progress,
             }
         )
     if replay:

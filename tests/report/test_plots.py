@@ -73,9 +73,10 @@ def test_missing_metrics_skip_their_series_and_figures(tmp_path: Path) -> None:
     metrics.write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "out"
     figures = plot_runs([load_run(tmp_path / "plain")], out)
-    assert set(figures) == {"reward.png", "groups.png", "length.png", "time.png"}
+    assert set(figures) == {"reward.png", "groups.png", "length.png", "loss.png", "time.png"}
     assert not (out / "rethinking.png").exists() and not (out / "replay.png").exists()
     assert {s.key for s in figures["time.png"]} == {"time/step_s", "time/rollout_s", "time/update_s"}
+    assert [s.key for s in figures["loss.png"]] == ["loss/policy"]
     points = {s.key: s.points for series in figures.values() for s in series}
     assert points["response/len_mean"] == len(finite([row.get("response/len_mean") for row in rows])) == 4
     assert points["reward/mean"] == 7

@@ -81,6 +81,11 @@ FIGURES: tuple[FigureSpec, ...] = (
         ),
     ),
     FigureSpec(
+        "loss.png",
+        "Losses",
+        (Panel("policy loss", ("loss/policy",)), Panel("loss", ("loss/kl", "loss/sft", "eval/loss"))),
+    ),
+    FigureSpec(
         "time.png",
         "Step time",
         (Panel("seconds", ("time/step_s", "time/rollout_s", "time/reward_s", "time/update_s")),),
