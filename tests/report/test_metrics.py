@@ -50,6 +50,9 @@ def test_a_resumed_run_keeps_the_last_row_of_a_repeated_step(tmp_path: Path) -> 
         ("[1, 2]", "expected a JSON object"),
         ('{"reward/mean": 0.5}', "'step' must be an integer"),
         ('{"step": 2.5}', "'step' must be an integer"),
+        ('{"step": Infinity}', "'step' must be an integer"),
+        ('{"step": NaN}', "'step' must be an integer"),
+        ('{"step": "3"}', "'step' must be an integer"),
     ],
 )
 def test_a_malformed_metrics_line_names_file_and_line(tmp_path: Path, bad_line: str, reason: str) -> None:

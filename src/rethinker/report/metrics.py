@@ -62,9 +62,9 @@ def parse_metrics(path: Path) -> list[dict[str, Any]]:
                 raise RunError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
             if not isinstance(row, dict):
                 raise RunError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-            step = row.get("step")
-            if isinstance(step, bool) or not isinstance(step, int | float) or step != int(step):
-                raise RunError(f"{path} line {number}: 'step' must be an integer, got {step!r}")
+            step = finite_number(row.get("step"))
+            if step is None or step != int(step):
+                raise RunError(f"{path} line {number}: 'step' must be an integer, got {row.get('step')!r}")
             by_step[int(step)] = {**row, "step": int(step)}
     return [by_step[step] for step in sorted(by_step)]
 
