@@ -1,0 +1,31 @@
+"""The `rethinker sft` sub-command: supervised fine-tuning from a preset or YAML file plus key=value overrides."""
+
+from __future__ import annotations
+
+import argparse
+
+from rethinker.config import load_config
+
+DEFAULT_PRESET = "sft-tiny"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `sft` on the `rethinker` command's sub-parsers."""
+    parser = subparsers.add_parser("sft", help="supervised fine-tuning on ShareGPT-style or synthetic conversations")
+    parser.add_argument(
+        "config", nargs="?", help=f"a preset name from configs/ or a YAML file (default: {DEFAULT_PRESET})"
+    )
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.steps=10 data.path=cold.jsonl")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the config, train, and print the final checkpoint's path."""
+    from rethinker.train.sft import train_sft
+    from rethinker.train.sft_config import SFTConfig
+
+    config = load_config(SFTConfig, args.config, args.overrides, default=DEFAULT_PRESET)
+    final = train_sft(config)
+    print(f"final checkpoint: {final}")
+    return 0
