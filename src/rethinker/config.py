@@ -98,9 +98,19 @@ class OptimConfig(Strict):
     grad_clip: float = Field(1.0, gt=0)
 
 
+class ReplayConfig(Strict):
+    mode: Literal["none", "filter", "dapo", "ssr", "ssr_released"] = "none"
+    alpha: float = Field(1.0, ge=0.0)
+    lifetime: Literal["episode", "persistent"] = "episode"
+    capacity: int | None = Field(None, ge=1)
+    dapo_max_rounds: int = Field(4, ge=1)
+    released_all_correct_frac: float = Field(0.1, ge=0.0, le=1.0)
+
+
 class TrainConfig(Strict):
-    steps: int = Field(100, ge=1)
-    queries_per_step: int = Field(16, ge=1)
+    steps: int = Field(100, ge=1, description="Number of policy updates.")
+    queries_per_episode: int = Field(16, ge=1, description="Queries rolled out with one policy snapshot.")
+    update_batch_size: int = Field(0, ge=0, description="Samples per update; 0 = the whole episode in one update.")
     micro_batch_size: int = Field(32, ge=1)
 
 
@@ -136,6 +146,7 @@ class RLConfig(Strict):
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     reward: RewardConfig = Field(default_factory=RewardConfig)
     algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from rethinker.algo.advantages import group_advantages, group_stats
+from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, dump_config
 from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.registry import get_reward_fn, score_batch
@@ -21,6 +22,7 @@ from rethinker.train.evaluate import evaluate
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
+from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
 from rethinker.train.samples import Sample
 from rethinker.train.update import UpdateSettings, policy_update
 
@@ -60,8 +62,12 @@ class GRPOTrainer:
         self.verifier = Verifier(workers=config.reward.workers, timeout_s=config.reward.timeout_s)
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)
+        self.replay = ReplayStage(config.replay, config.train.update_batch_size, config.seed)
+        self.pending: list[UpdateBatch] = []
+        self.episode_metrics: dict[str, float] = {}
         self.step = 0
         self.skipped_prompts = 0
+        self.samples_generated = 0
         self.logger = MetricsLogger(
             self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
         )
@@ -74,7 +80,14 @@ class GRPOTrainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.stream.position = int(state["data_position"])
         self.step = int(state["step"])
-        self.skipped_prompts = int(state.get("skipped_prompts", 0))
+        self.skipped_prompts = int(state["skipped_prompts"])
+        self.samples_generated = int(state["samples_generated"])
+        self.episode_metrics = dict(state["episode_metrics"])
+        self.pending = [
+            UpdateBatch([Sample.from_state(s) for s in batch["samples"]], list(batch["replayed"]))
+            for batch in state["pending"]
+        ]
+        self.replay.load_state_dict(state["replay"])
         self.logger.truncate_after(self.step)
         log.info("resumed from %s at step %d", checkpoint, self.step)
 
@@ -85,6 +98,12 @@ class GRPOTrainer:
             "scheduler": self.scheduler.state_dict(),
             "data_position": self.stream.position,
             "skipped_prompts": self.skipped_prompts,
+            "samples_generated": self.samples_generated,
+            "episode_metrics": self.episode_metrics,
+            "pending": [
+                {"samples": [s.to_state() for s in batch.samples], "replayed": batch.replayed} for batch in self.pending
+            ],
+            "replay": self.replay.state_dict(),
         }
 
     def save(self) -> Path:
@@ -111,9 +130,10 @@ class GRPOTrainer:
 
     def next_queries(self) -> list[int]:
         """The next queries whose prompts fit the length limit (over-long ones are skipped and counted)."""
+        wanted = self.config.train.queries_per_episode
         chosen: list[int] = []
-        while len(chosen) < self.config.train.queries_per_step:
-            for index in self.stream.take(self.config.train.queries_per_step - len(chosen)):
+        while len(chosen) < wanted:
+            for index in self.stream.take(wanted - len(chosen)):
                 try:
                     self.train_bank.get(index)
                     chosen.append(index)
@@ -122,9 +142,9 @@ class GRPOTrainer:
                     log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
         return chosen
 
-    def rollout(self, queries: list[int]) -> list[Sample]:
+    def rollout(self, queries: list[int], round_index: int = 0) -> list[Sample]:
         """Sample a group of responses per query with the current policy."""
-        torch.manual_seed(step_seed(self.config.seed, self.step))
+        torch.manual_seed(step_seed(self.config.seed, self.step, round_index))
         prompts = [self.train_bank.get(i) for i in queries]
         groups = self.policy.engine.generate(prompts, self.sampling_params())
         samples = []
@@ -144,6 +164,7 @@ class GRPOTrainer:
                         born_step=self.step,
                     )
                 )
+        self.samples_generated += len(samples)
         return samples
 
     def reward(self, samples: list[Sample]) -> None:
@@ -164,9 +185,49 @@ class GRPOTrainer:
             sample.advantage = advantage
         return group_stats(rewards, correct, group_size)
 
-    def select(self, samples: list[Sample]) -> list[Sample]:
-        """The update batch: every sample (plain GRPO)."""
-        return samples
+    def experience(self, round_index: int = 0) -> tuple[list[Sample], dict[str, float]]:
+        """rollout -> reward -> advantages for one round of queries; returns samples and their group telemetry."""
+        samples = self.rollout(self.next_queries(), round_index)
+        start = time.perf_counter()
+        self.reward(samples)
+        reward_s = time.perf_counter() - start
+        return samples, {**self.advantages(samples), "time/reward_s": reward_s}
+
+    def new_episode(self) -> dict[str, float]:
+        """Roll out an episode (DAPO: rounds until enough mixed groups) and queue its update batches."""
+        start = time.perf_counter()
+        if self.config.replay.mode == "dapo":
+            samples, metrics = self.dapo_episode()
+        else:
+            samples, metrics = self.experience()
+        rollout_s = time.perf_counter() - start
+        metrics.update(
+            {
+                "reward/mean": sum(s.reward for s in samples) / max(len(samples), 1),
+                "acc/mean": sum(s.correct for s in samples) / max(len(samples), 1),
+                "response/len_mean": sum(s.response_length for s in samples) / max(len(samples), 1),
+                "response/eos_frac": sum(s.ended_with_eos for s in samples) / max(len(samples), 1),
+            }
+        )
+        self.pending = self.replay.split(samples, self.step)
+        self.episode_metrics = metrics
+        return {"time/rollout_s": rollout_s}
+
+    def dapo_episode(self) -> tuple[list[Sample], dict[str, float]]:
+        """DAPO dynamic sampling: keep rolling out until the episode holds enough groups with 0 < correct < G."""
+        group_size = self.config.rollout.group_size
+        batch: DapoBatch[list[Sample]] = DapoBatch(
+            self.config.train.queries_per_episode, self.config.replay.dapo_max_rounds
+        )
+        first_metrics: dict[str, float] = {}
+        while not batch.done:
+            samples, metrics = self.experience(batch.rounds_used)
+            first_metrics = first_metrics or metrics
+            groups = [samples[i : i + group_size] for i in range(0, len(samples), group_size)]
+            correct = torch.tensor([s.correct for s in samples])
+            batch.add_round([groups[i] for i in dapo_accept_groups(correct, group_size)])
+        first_metrics.update({"dapo/rounds": float(batch.rounds_used), "dapo/filled": float(batch.filled)})
+        return [s for group in batch.groups for s in group], first_metrics
 
     def update(self, batch: list[Sample]) -> dict[str, float]:
         """One policy update on the selected batch."""
@@ -189,31 +250,28 @@ class GRPOTrainer:
         )
 
     def train_step(self) -> dict[str, float]:
-        """rollout -> reward -> advantages -> select -> update, with timings and telemetry."""
+        """One update: a new episode when the last one is used up, then select (replay) -> update, with telemetry."""
         start = time.perf_counter()
-        samples = self.rollout(self.next_queries())
-        rollout_s = time.perf_counter() - start
-        self.reward(samples)
-        reward_s = time.perf_counter() - start - rollout_s
-        metrics = self.advantages(samples)
-        batch = self.select(samples)
+        metrics = {"time/rollout_s": 0.0}
+        if not self.pending:
+            metrics.update(self.new_episode())
+        metrics.update(self.episode_metrics)
+        batch = self.replay.select(self.pending.pop(0), self.step)
         update_start = time.perf_counter()
-        metrics.update(self.update(batch))
+        if batch.samples:
+            metrics.update(self.update(batch.samples))
         update_s = time.perf_counter() - update_start
+        metrics.update(batch_metrics(batch, self.step))
+        metrics.update(self.replay.metrics())
         self.step += 1
-        advantages = torch.tensor([s.advantage for s in batch])
+        advantages = torch.tensor([s.advantage for s in batch.samples])
         self.logger.histogram(self.step, "adv/hist", advantages)
         metrics.update(
             {
-                "reward/mean": sum(s.reward for s in samples) / len(samples),
-                "acc/mean": sum(s.correct for s in samples) / len(samples),
-                "batch/size": float(len(batch)),
-                "adv/abs_mean": float(advantages.abs().mean()) if len(batch) else 0.0,
-                "response/len_mean": sum(s.response_length for s in samples) / len(samples),
-                "response/eos_frac": sum(s.ended_with_eos for s in samples) / len(samples),
+                "batch/size": float(len(batch.samples)),
+                "adv/abs_mean": float(advantages.abs().mean()) if batch.samples else 0.0,
                 "data/skipped_prompts": float(self.skipped_prompts),
-                "time/rollout_s": rollout_s,
-                "time/reward_s": reward_s,
+                "rollout/samples_total": float(self.samples_generated),
                 "time/update_s": update_s,
                 "time/step_s": time.perf_counter() - start,
             }
