@@ -1,4 +1,4 @@
-"""Replay on the real tiny model: SSR keeps update batches fully effective, plain GRPO does not; resume keeps the buffer."""
+"""Replay on the tiny model: SSR keeps update batches fully effective, plain GRPO does not; resume keeps the buffer."""
 
 from __future__ import annotations
 
