@@ -1,0 +1,100 @@
+"""`rethinker serve`: an OpenAI-compatible API and a web demo over a local checkpoint or the tiny model."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.serve.app import build_server
+from rethinker.serve.config import ServeConfig
+from rethinker.serve.generation import Generator
+from rethinker.train.policy import resolve_model_path
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `serve` sub-command on the main parser's sub-parsers; sets `func` to `run`."""
+    defaults = ServeConfig()
+    parser = subparsers.add_parser("serve", help="serve a model: OpenAI-compatible API and a local web demo")
+    parser.add_argument("--model", default=defaults.model, help="local checkpoint directory, or 'tiny'")
+    parser.add_argument("--host", default=defaults.host, help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=defaults.port)
+    parser.add_argument("--device", default=defaults.device, help="'auto' (CUDA when present), 'cpu', 'cuda:0', ...")
+    parser.add_argument("--dtype", default=defaults.dtype, choices=sorted(DTYPES))
+    parser.add_argument("--max-queue", type=int, default=defaults.max_queue, help="requests running or waiting")
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, help="cap on max_tokens")
+    parser.add_argument("--max-prompt-tokens", type=int, default=defaults.max_prompt_tokens)
+    parser.add_argument("--min-pixels", type=int, default=None, help="resize smaller images up to this area")
+    parser.add_argument("--max-pixels", type=int, default=None, help="resize larger images down to this area")
+    parser.add_argument("--max-image-bytes", type=int, default=defaults.max_image_bytes)
+    parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels, help="refused above this")
+    parser.add_argument(
+        "--allow-files",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder that file:// image URLs may read (repeatable; none by default)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """The server configuration the command-line arguments describe."""
+    return ServeConfig(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        dtype=args.dtype,
+        max_queue=args.max_queue,
+        max_new_tokens=args.max_new_tokens,
+        max_prompt_tokens=args.max_prompt_tokens,
+        min_pixels=args.min_pixels,
+        max_pixels=args.max_pixels,
+        max_image_bytes=args.max_image_bytes,
+        max_image_pixels=args.max_image_pixels,
+        file_roots=tuple(Path(root).resolve() for root in args.allow_files),
+    )
+
+
+def load_generator(config: ServeConfig) -> Generator:
+    """Load the model and processor named by the configuration onto its device."""
+    path = resolve_model_path(config.model)
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(path, config.dtype).to(device)
+    return Generator(model, load_processor(path, config.min_pixels, config.max_pixels))
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted (Ctrl-C), then stop generation and close the socket."""
+    config = config_from_args(args)
+    if not _is_loopback(config.host):
+        logger.warning("binding %s: anyone who can reach this address can use the model", config.host)
+    server = build_server(config, load_generator(config), model_id=config.model)
+    server.start()
+    print(f"serving {config.model} at {server.url} (demo at {server.url}/, API at {server.url}/v1)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        server.stop()
+    return 0
