@@ -6,6 +6,10 @@ import argparse
 import importlib.util
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +129,38 @@ def test_a_stopped_run_resumes_without_redoing_finished_problems(tiny_dir: Path,
     assert "3/6" in capsys.readouterr().err
     assert cli(*eval_args(tiny_dir, "mathvista", data, out, "--limit", "6")) == 0
     assert json.loads((out / "results.json").read_text())["counts"]["generated"] == 0
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_where_it_stopped(tiny_dir: Path, tmp_path: Path) -> None:
+    data = benchmark_data("mathvista", tmp_path)
+    out = tmp_path / "out"
+    argv = eval_args(tiny_dir, "mathvista", data, out, "--batch-size", "1")
+    code = (
+        "import argparse, sys\n"
+        "from rethinker.eval.cli import add_parsers\n"
+        "parser = argparse.ArgumentParser()\n"
+        "add_parsers(parser.add_subparsers(dest='command', required=True))\n"
+        "args = parser.parse_args(sys.argv[1:])\n"
+        "sys.exit(args.func(args))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, *argv], stderr=subprocess.DEVNULL)
+    log = out / "samples.jsonl"
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if log.exists() and log.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = log.read_bytes()
+    done = saved[: saved.rfind(b"\n") + 1]
+    finished = done.count(b"\n")
+    assert 2 <= finished < 8
+    assert cli(*argv) == 0
+    counts = json.loads((out / "results.json").read_text())["counts"]
+    assert (counts["resumed"], counts["generated"]) == (finished, 8 - finished)
+    assert log.read_bytes().startswith(done)
 
 
 def test_resuming_with_other_settings_or_a_smaller_selection_is_refused(tiny_dir: Path, tmp_path: Path) -> None:

@@ -61,3 +61,10 @@ def test_settings_are_recorded_then_a_change_is_refused(tmp_path: Path) -> None:
     check_settings(path, {"temperature": 0.0, "data": Path("/data/x.json")})
     with pytest.raises(ResumeError, match=r"temperature: 0\.0 -> 1\.0"):
         check_settings(path, {"temperature": 1.0, "data": Path("/data/x.json")})
+
+
+def test_a_run_with_nothing_finished_takes_the_new_settings(tmp_path: Path) -> None:
+    path = tmp_path / "run_settings.json"
+    check_settings(path, {"model": "missing/checkpoint"})
+    check_settings(path, {"model": "tiny"}, fresh=True)
+    assert json.loads(path.read_text()) == {"model": "tiny"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,17 @@ from tqdm import tqdm
 from rethinker.data.schema import Example
 from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 from rethinker.eval.outputs import _write_atomically, markdown_table, write_outputs
-from rethinker.eval.passk import sampling_rows
+from rethinker.eval.records import SKIPPED_DETAIL, rethink_results, sampling_results, score_problem
 from rethinker.eval.registry import get_benchmark
-from rethinker.eval.responses import Attempt, ProblemResponses, PromptStyle, ResponseGenerator
+from rethinker.eval.responses import PromptStyle, ResponseGenerator
 from rethinker.eval.samples_log import SAMPLES_FILE, SETTINGS_FILE, append_samples, check_settings, read_finished
 from rethinker.models.loading import load_model, load_processor
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.rollout.rethinking import test_time_rethink_summary
 from rethinker.rollout.triggers import BARE_WAIT
 from rethinker.train.policy import resolve_model_path
 
 logger = logging.getLogger(__name__)
-
-SKIPPED_DETAIL = "skipped"
 
 
 @dataclass(frozen=True)
@@ -93,79 +90,10 @@ class EvalSettings:
         for key in ("out", "limit", "batch_size", "device"):
             fields.pop(key)
         fields["data"] = str(Path(self.data).resolve())
+        fields["model"] = self.model if self.model == "tiny" else str(Path(self.model).resolve())
         fields["temperature"] = self.sampling_temperature
         fields["trigger"] = BARE_WAIT if self.rethink else None
         return fields
-
-
-# ---------------------------------------------------------------- scoring
-
-
-def attempt_record(benchmark: Benchmark, attempt: Attempt, example: Example) -> dict[str, Any]:
-    """One response scored, and its rethought text scored when there is one."""
-    first = benchmark.score(attempt.response, example)
-    record: dict[str, Any] = {
-        "response": attempt.response,
-        "extracted": first.extracted,
-        "rule": first.rule,
-        "score": first.score,
-        "response_tokens": attempt.response_tokens,
-        "ended_with_eos": attempt.ended_with_eos,
-    }
-    if attempt.rethought is not None:
-        second = benchmark.score(attempt.rethought, example)
-        record["rethink"] = {
-            "response": attempt.rethought,
-            "extracted": second.extracted,
-            "rule": second.rule,
-            "score": second.score,
-            "continuation_tokens": attempt.rethink_tokens,
-        }
-    return record
-
-
-def score_problem(benchmark: Benchmark, responses: ProblemResponses) -> ScoredSample:
-    """A problem's sample: its first response scored by the benchmark, every response and rethink in `details`."""
-    example = responses.example
-    if responses.skipped is not None:
-        details = {SKIPPED_DETAIL: responses.skipped, "prompt_tokens": responses.prompt_tokens, "attempts": []}
-        return ScoredSample(example.id, "", None, responses.skipped, 0.0, details)
-    first = benchmark.score(responses.attempts[0].response, example)
-    attempts = [attempt_record(benchmark, attempt, example) for attempt in responses.attempts]
-    details = {**first.details, "prompt_tokens": responses.prompt_tokens, "attempts": attempts}
-    return replace(first, details=details)
-
-
-def rethought_sample(sample: ScoredSample) -> ScoredSample:
-    """The sample as scored after rethinking its first response (a skipped problem stays as it is)."""
-    attempts = sample.details.get("attempts") or []
-    if not attempts:
-        return sample
-    rethink = attempts[0]["rethink"]
-    return ScoredSample(sample.id, rethink["response"], rethink["extracted"], rethink["rule"], rethink["score"])
-
-
-def rethink_results(
-    benchmark: Benchmark, examples: Sequence[Example], scored: Sequence[ScoredSample]
-) -> dict[str, Any]:
-    """Accuracy with and without test-time rethinking, the flips, and the benchmark's breakdown after rethinking."""
-    after = [rethought_sample(sample) for sample in scored]
-    summary = test_time_rethink_summary([s.score > 0 for s in scored], [s.score > 0 for s in after])
-    return {"trigger": BARE_WAIT, **summary, "with_rethink": benchmark.aggregate(examples, after)}
-
-
-def attempt_pairs(sample: ScoredSample, rethought: bool = False) -> list[tuple[str | None, float]]:
-    """(extracted answer, score) of each response of a problem, before or after rethinking."""
-    records = [record["rethink"] if rethought else record for record in sample.details.get("attempts") or []]
-    return [(record["extracted"], float(record["score"])) for record in records]
-
-
-def sampling_results(scored: Sequence[ScoredSample], samples: int, rethink: bool) -> dict[str, Any]:
-    """pass@k and maj@k rows, after rethinking as well when it ran."""
-    results: dict[str, Any] = sampling_rows([attempt_pairs(sample) for sample in scored], samples)
-    if rethink:
-        results["with_rethink"] = sampling_rows([attempt_pairs(sample, True) for sample in scored], samples)
-    return results
 
 
 # ---------------------------------------------------------------- the run
@@ -251,8 +179,8 @@ def run_eval(settings: EvalSettings) -> dict[str, Any]:
     examples = benchmark.load(Path(settings.data), limit=settings.limit)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    check_settings(out / SETTINGS_FILE, settings.generation_settings())
     finished = _finished_for(examples, out)
+    check_settings(out / SETTINGS_FILE, settings.generation_settings(), fresh=not finished)
     new = generate_missing(settings, benchmark, examples, finished)
     scored = [new.get(example.id) or finished[example.id] for example in examples]
     results = write_outputs(out, benchmark, examples, scored)

@@ -70,11 +70,14 @@ def append_samples(path: Path, samples: Sequence[ScoredSample]) -> None:
         os.fsync(handle.fileno())
 
 
-def check_settings(path: Path, settings: Mapping[str, Any]) -> None:
-    """Record `settings` on a fresh run; on a resumed one, raise `ResumeError` naming every setting that changed."""
+def check_settings(path: Path, settings: Mapping[str, Any], fresh: bool = False) -> None:
+    """Record `settings` when the run is `fresh` (nothing finished yet) or new; else raise `ResumeError` on a change.
+
+    The error names every setting that changed.
+    """
     path = Path(path)
     current = json.loads(json.dumps(settings, default=str))
-    if not path.exists():
+    if fresh or not path.exists():
         path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
         return
     recorded = json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,90 @@
+"""Scored evaluation records: each problem's responses (and rethinks) scored, and the summaries built from them.
+
+A problem's record is a `ScoredSample` of its first response (what the benchmark's aggregate and the shared writers
+read) whose `details["attempts"]` holds every response, its score and its rethink; the sampling (pass@k, maj@k) and
+rethinking summaries are computed from those records alone, so resumed and new problems are treated alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from rethinker.data.schema import Example
+from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
+from rethinker.eval.passk import sampling_rows
+from rethinker.eval.responses import Attempt, ProblemResponses
+from rethinker.rollout.rethinking import test_time_rethink_summary
+from rethinker.rollout.triggers import BARE_WAIT
+
+SKIPPED_DETAIL = "skipped"
+
+
+def attempt_record(benchmark: Benchmark, attempt: Attempt, first: ScoredSample, example: Example) -> dict[str, Any]:
+    """One response with its score (`first`), and its rethought text scored when there is one."""
+    record: dict[str, Any] = {
+        "response": attempt.response,
+        "extracted": first.extracted,
+        "rule": first.rule,
+        "score": first.score,
+        "response_tokens": attempt.response_tokens,
+        "ended_with_eos": attempt.ended_with_eos,
+    }
+    if attempt.rethought is not None:
+        second = benchmark.score(attempt.rethought, example)
+        record["rethink"] = {
+            "response": attempt.rethought,
+            "extracted": second.extracted,
+            "rule": second.rule,
+            "score": second.score,
+            "continuation_tokens": attempt.rethink_tokens,
+        }
+    return record
+
+
+def score_problem(benchmark: Benchmark, responses: ProblemResponses) -> ScoredSample:
+    """A problem's sample: its first response scored by the benchmark, every response and rethink in `details`."""
+    example = responses.example
+    if responses.skipped is not None:
+        details = {SKIPPED_DETAIL: responses.skipped, "prompt_tokens": responses.prompt_tokens, "attempts": []}
+        return ScoredSample(example.id, "", None, responses.skipped, 0.0, details)
+    firsts = [benchmark.score(attempt.response, example) for attempt in responses.attempts]
+    attempts = [
+        attempt_record(benchmark, attempt, first, example)
+        for attempt, first in zip(responses.attempts, firsts, strict=True)
+    ]
+    details = {**firsts[0].details, "prompt_tokens": responses.prompt_tokens, "attempts": attempts}
+    return replace(firsts[0], details=details)
+
+
+def rethought_sample(sample: ScoredSample) -> ScoredSample:
+    """The sample as scored after rethinking its first response (a skipped problem stays as it is)."""
+    attempts = sample.details.get("attempts") or []
+    if not attempts:
+        return sample
+    rethink = attempts[0]["rethink"]
+    return ScoredSample(sample.id, rethink["response"], rethink["extracted"], rethink["rule"], rethink["score"])
+
+
+def rethink_results(
+    benchmark: Benchmark, examples: Sequence[Example], scored: Sequence[ScoredSample]
+) -> dict[str, Any]:
+    """Accuracy with and without test-time rethinking, the flips, and the benchmark's breakdown after rethinking."""
+    after = [rethought_sample(sample) for sample in scored]
+    summary = test_time_rethink_summary([s.score > 0 for s in scored], [s.score > 0 for s in after])
+    return {"trigger": BARE_WAIT, **summary, "with_rethink": benchmark.aggregate(examples, after)}
+
+
+def attempt_pairs(sample: ScoredSample, rethought: bool = False) -> list[tuple[str | None, float]]:
+    """(extracted answer, score) of each response of a problem, before or after rethinking."""
+    records = [record["rethink"] if rethought else record for record in sample.details.get("attempts") or []]
+    return [(record["extracted"], float(record["score"])) for record in records]
+
+
+def sampling_results(scored: Sequence[ScoredSample], samples: int, rethink: bool) -> dict[str, Any]:
+    """pass@k and maj@k rows, after rethinking as well when it ran."""
+    results: dict[str, Any] = sampling_rows([attempt_pairs(sample) for sample in scored], samples)
+    if rethink:
+        results["with_rethink"] = sampling_rows([attempt_pairs(sample, True) for sample in scored], samples)
+    return results
