@@ -100,7 +100,6 @@ class ResponseGenerator:
         self.params = params
         self.max_prompt_tokens = max_prompt_tokens
         self.rethink = rethink
-        self.trigger = trigger
         self.trigger_ids = torch.tensor(processor.tokenizer.encode(trigger, add_special_tokens=False), dtype=torch.long)
 
     def respond(self, examples: Sequence[Example], benchmark: Benchmark, style: PromptStyle) -> list[ProblemResponses]:
@@ -114,7 +113,7 @@ class ResponseGenerator:
                 too_long[index] = self._length_without_limit(example, benchmark, style)
         order = sorted(prompts)
         groups = self.engine.generate([prompts[index] for index in order], self.params) if order else []
-        attempts = {index: self._attempts(prompts[index], group) for index, group in zip(order, groups, strict=True)}
+        attempts = {index: self._attempts(group) for index, group in zip(order, groups, strict=True)}
         if self.rethink and order:
             attempts = self._rethink(prompts, groups, order, attempts)
         return [
@@ -128,7 +127,7 @@ class ResponseGenerator:
         """The full length of an over-long prompt, for the report."""
         return encode_problem(example, benchmark, style, self.processor, max_prompt_tokens=None).length
 
-    def _attempts(self, prompt: PromptInputs, group: Sequence[Generation]) -> tuple[Attempt, ...]:
+    def _attempts(self, group: Sequence[Generation]) -> tuple[Attempt, ...]:
         """The decoded responses of one problem."""
         return tuple(
             Attempt(self.processor.decode(generation.token_ids.tolist()), generation.length, generation.ended_with_eos)
@@ -147,8 +146,7 @@ class ResponseGenerator:
         continuations = [
             continuation_prompt(prompts[index], generation, self.trigger_ids) for index, generation in pairs
         ]
-        once = SamplingParams(self.params.max_new_tokens, self.params.temperature, self.params.top_p, self.params.top_k)
-        generated = [group[0] for group in self.engine.generate(continuations, once)]
+        generated = [group[0] for group in self.engine.generate(continuations, replace(self.params, n=1))]
         rethought: dict[int, list[Attempt]] = {index: [] for index in order}
         for (index, _), continuation, second in zip(pairs, continuations, generated, strict=True):
             first = attempts[index][len(rethought[index])]
