@@ -130,6 +130,8 @@ def test_malformed_bodies_and_unknown_routes(client: httpx.Client) -> None:
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]["message"]
     not_object = client.post("/v1/chat/completions", json=[1, 2])
     assert not_object.status_code == 400 and "JSON object" in not_object.json()["error"]["message"]
+    form = client.post("/v1/chat/completions", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and "application/json" in form.json()["error"]["message"]
     missing = client.post("/v1/completions", json={})
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
     assert client.get("/static/../cli.py").status_code == 404

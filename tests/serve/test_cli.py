@@ -43,6 +43,13 @@ def test_arguments_become_the_server_configuration(tmp_path: Path) -> None:
     assert config.file_roots == (tmp_path.resolve(),)
 
 
+def test_bad_settings_exit_with_a_message(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(_parse(["serve", "--model", str(tmp_path), "--port", "0"])) == 2
+    assert "no config.json" in capsys.readouterr().err
+    assert run(_parse(["serve", "--max-queue", "0"])) == 2
+    assert "max_queue must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_serve_command_answers_then_stops_on_interrupt(tiny_dir: Path) -> None:
     command = [sys.executable, "-c", LAUNCH, "serve", "--model", str(tiny_dir), "--port", "0", "--device", "cpu"]

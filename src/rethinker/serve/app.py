@@ -76,6 +76,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: RethinkerServer
     server_version = "rethinker"
+    timeout = 60
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Log requests through `logging` instead of stderr."""
@@ -120,6 +121,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(ApiError(500, "internal server error", "server_error"))
 
     def _read_json(self) -> Any:
+        if self.headers.get_content_type() != "application/json":
+            raise ApiError(415, "requests must be sent as Content-Type: application/json")
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             raise ApiError(411, "a Content-Length header is required")

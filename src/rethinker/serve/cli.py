@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,19 @@ def _is_loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C), then stop generation and close the socket."""
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+        generator = load_generator(config)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not _is_loopback(config.host):
         logger.warning("binding %s: anyone who can reach this address can use the model", config.host)
-    server = build_server(config, load_generator(config), model_id=config.model)
+    try:
+        server = build_server(config, generator, model_id=config.model)
+    except OSError as error:
+        print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
     server.start()
     print(f"serving {config.model} at {server.url} (demo at {server.url}/, API at {server.url}/v1)", flush=True)
     try:

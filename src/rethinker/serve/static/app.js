@@ -78,7 +78,7 @@ function renderTex(src, depth = 0) {
       i = next;
       const tag = c === "^" ? "sup" : "sub";
       out += `<${tag}>${renderTex(inner, depth + 1)}</${tag}>`;
-    } else if (c === "{" ) {
+    } else if (c === "{") {
       const [inner, next] = readArgument(src, i);
       i = next;
       out += renderTex(inner, depth + 1);
