@@ -1,0 +1,229 @@
+"""`rethinker passrate`: annotate a data set with a model's pass rate per query (k samples, the training reward)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rethinker.curation.output import (
+    annotation_values,
+    check_suffix,
+    read_jsonl_rows,
+    synthetic_rows,
+    with_columns,
+    write_hf_as_parquet,
+    write_json,
+    write_jsonl,
+    write_parquet,
+)
+from rethinker.curation.passrate import Annotator, PartialLog, annotate, partial_path, pass_rate_column
+from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
+from rethinker.data.schema import Example
+from rethinker.data.synthetic import make_synthetic
+from rethinker.data.virl39k import VIRL39K_FILE, load_virl39k
+from rethinker.models.loading import load_model, load_processor
+from rethinker.models.prompts import TEMPLATES
+from rethinker.rewards.registry import get_reward_fn
+from rethinker.rewards.verify import Verifier
+from rethinker.rollout.base import SamplingParams
+from rethinker.rollout.hf import HFRolloutEngine
+from rethinker.train.datasets import column_map
+from rethinker.train.policy import resolve_model_path
+from rethinker.train.prompts import PromptBank
+
+FORMATS = ("jsonl", "json", "parquet", "hf", "virl39k", "synthetic")
+OUTPUT_FORMATS = {
+    "jsonl": "jsonl",
+    "json": "json",
+    "parquet": "parquet",
+    "hf": "parquet",
+    "virl39k": "parquet",
+    "synthetic": "jsonl",
+}
+"""What each input format is written back as."""
+DEFAULT_SYNTHETIC_SIZE = 256
+USER_ERRORS = (ValueError, FileNotFoundError)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `passrate` sub-command on an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "passrate",
+        help="annotate data with a model's pass rate per query (k samples, training prompts and reward; resumable)",
+        description="Writes the data back with PassRate_<name>, <column>_correct and <column>_samples added.",
+    )
+    parser.add_argument("--model", required=True, help="a local checkpoint directory, or 'tiny'")
+    parser.add_argument("--data", type=Path, help="the data file or folder (not needed with --format synthetic)")
+    parser.add_argument("--format", choices=FORMATS, help="default: from the file suffix")
+    parser.add_argument("--columns", help=f"a column preset ({', '.join(COLUMN_PRESETS)}) or a JSON column map")
+    parser.add_argument("--image-root", type=Path, help="where relative image paths resolve (default: data folder)")
+    parser.add_argument("--samples", type=int, default=8, help="responses per query (k)")
+    parser.add_argument("--out", required=True, type=Path, help="the annotated data file to write")
+    parser.add_argument("--name", help="the model name in PassRate_<name> (default: the model directory name)")
+    parser.add_argument("--batch-queries", type=int, default=8, help="queries per generation call")
+    parser.add_argument("--max-new-tokens", type=int, default=2048)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--template", default="default", help=f"{', '.join(TEMPLATES)} or text with {{question}}")
+    parser.add_argument("--system", help="a named system prompt (r1) or literal system text")
+    parser.add_argument("--max-prompt-tokens", type=int, default=1024, help="longer prompts are skipped and counted")
+    parser.add_argument("--reward", default="accuracy", help="the training reward: a built-in name or path:function")
+    parser.add_argument("--workers", type=int, default=1, help="answer-checking worker processes")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--limit", type=int, help=f"only the first N rows (synthetic: N items, {DEFAULT_SYNTHETIC_SIZE})"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def parse_columns(text: str | None) -> ColumnMap:
+    """A column map from a preset name or a JSON object (which may name a preset under "preset")."""
+    if text is None:
+        return COLUMN_PRESETS["default"]
+    if text in COLUMN_PRESETS:
+        return COLUMN_PRESETS[text]
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--columns {text!r} is neither a preset ({', '.join(COLUMN_PRESETS)}) nor JSON") from error
+    if not isinstance(fields, dict):
+        raise ValueError(f"--columns must be a JSON object, got {type(fields).__name__}")
+    return column_map(fields)
+
+
+def input_format(args: argparse.Namespace) -> str:
+    """The input format: `--format`, else from the data path."""
+    if args.format:
+        return args.format
+    if args.data is None:
+        raise ValueError("--data is required unless --format synthetic")
+    if args.data.is_dir():
+        return "virl39k" if (args.data / VIRL39K_FILE).is_file() else "hf"
+    suffix = args.data.suffix.lower().lstrip(".")
+    if suffix not in OUTPUT_FORMATS or suffix in ("hf", "virl39k", "synthetic"):
+        raise ValueError(f"--data {args.data}: cannot tell the format from the suffix; pass --format")
+    return suffix
+
+
+def load_source(args: argparse.Namespace, data_format: str) -> list[Example]:
+    """The examples to annotate."""
+    if data_format == "synthetic":
+        return make_synthetic(args.limit or DEFAULT_SYNTHETIC_SIZE, args.seed, "train")
+    if args.data is None:
+        raise ValueError(f"--data is required with --format {data_format}")
+    if data_format == "virl39k":
+        return load_virl39k(args.data, limit=args.limit).examples
+    return load_examples(
+        args.data,
+        format=data_format,
+        columns=parse_columns(args.columns),
+        image_root=args.image_root,
+        limit=args.limit,
+    ).examples
+
+
+def write_output(args: argparse.Namespace, data_format: str, examples: list[Example], values: dict) -> None:
+    """Write the annotated data in the format its input came in (see `OUTPUT_FORMATS`)."""
+    if data_format == "synthetic":
+        write_jsonl(with_columns(synthetic_rows(examples, args.out), values), args.out)
+    elif data_format == "jsonl":
+        write_jsonl(with_columns(read_jsonl_rows(args.data, len(examples)), values), args.out)
+    elif data_format == "json":
+        rows = json.loads(args.data.read_text(encoding="utf-8"))[: len(examples)]
+        write_json(with_columns(rows, values), args.out)
+    elif data_format == "hf":
+        write_hf_as_parquet(args.data, values, args.out)
+    else:
+        source = args.data / VIRL39K_FILE if data_format == "virl39k" else args.data
+        write_parquet(source, values, args.out)
+
+
+def run_settings(args: argparse.Namespace, model_path: Path, data_format: str) -> dict[str, Any]:
+    """What decides a query's result: a side file written under other settings is not resumed."""
+    return {
+        "model": str(model_path.resolve()),
+        "data": str(args.data.resolve()) if args.data else None,
+        "format": data_format,
+        "samples": args.samples,
+        "batch_queries": args.batch_queries,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "template": args.template,
+        "system": args.system,
+        "max_prompt_tokens": args.max_prompt_tokens,
+        "reward": args.reward,
+        "seed": args.seed,
+    }
+
+
+def build_annotator(
+    args: argparse.Namespace, model_path: Path, examples: list[Example], verifier: Verifier
+) -> Annotator:
+    """Load the model and build the engine, prompt bank and sampling settings for the run."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device == "cuda" else "float32")
+    model = load_model(model_path, dtype).to(device)
+    processor = load_processor(model_path)
+    tokenizer = processor.tokenizer
+    engine = HFRolloutEngine(
+        model,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        processor.special_token_ids,
+        args.batch_queries * args.samples,
+    )
+    bank = PromptBank(processor, examples, args.template, args.system, args.max_prompt_tokens)
+    params = SamplingParams(args.max_new_tokens, args.temperature, args.top_p, args.top_k, n=args.samples)
+    return Annotator(bank, engine, get_reward_fn(args.reward), verifier, params, args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Annotate, resuming from the side file, then write the annotated data atomically; 2 on a user error."""
+    try:
+        if args.samples < 1 or args.batch_queries < 1:
+            raise ValueError("--samples and --batch-queries must be at least 1")
+        data_format = input_format(args)
+        check_suffix(args.out, OUTPUT_FORMATS[data_format])
+        model_path = resolve_model_path(args.model)
+        examples = load_source(args, data_format)
+        partial = PartialLog(partial_path(args.out), run_settings(args, model_path, data_format))
+        with Verifier(workers=args.workers) as verifier:
+            annotator = build_annotator(args, model_path, examples, verifier)
+            summary = annotate(annotator, partial, args.batch_queries, not args.no_progress)
+        column = pass_rate_column(args.name or model_path.name)
+        write_output(args, data_format, examples, annotation_values(summary.results, column))
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rated = [r.pass_rate for r in summary.results if r.pass_rate is not None]
+    mean = sum(rated) / len(rated) if rated else float("nan")
+    print(
+        f"{args.out}: {column} for {len(summary.results)} queries ({summary.annotated} rolled out now, "
+        f"{summary.resumed} resumed, {summary.too_long} skipped as too long); mean pass rate {mean:.3f}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sub-command on its own: `python -m rethinker.curation.cli --model ... --data ... --out ...`."""
+    parser = argparse.ArgumentParser(prog="rethinker")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["passrate", *(sys.argv[1:] if argv is None else argv)])
+    return run(args)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
