@@ -137,6 +137,17 @@ def test_malformed_bodies_and_unknown_routes(client: httpx.Client) -> None:
     assert client.get("/static/../cli.py").status_code == 404
 
 
+def test_oversized_body_gets_413(generator: Generator, config_for) -> None:
+    server = build_server(config_for(max_body_bytes=2_000), generator, model_id="tiny")
+    server.start()
+    try:
+        body = {"messages": [{"role": "user", "content": "x" * 5_000}]}
+        response = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+        assert response.status_code == 413 and "byte limit" in response.json()["error"]["message"]
+    finally:
+        server.stop()
+
+
 def test_rethink_continues_after_the_trigger(client: httpx.Client, png, to_data_url, user_message) -> None:
     first = "I count 3 red dots. \\boxed{3}"
     body = {"messages": user_message(to_data_url(png())), "response": first, "temperature": 0, "max_tokens": 8}

@@ -191,7 +191,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._event(chunk_body(completion_id, model, created, [], usage(prompt_tokens, tokens)))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             job.cancel()
         self.close_connection = True
 
