@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rethinker.rollout.rethinking import RethinkConfig
+
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -74,6 +76,7 @@ class RolloutConfig(Strict):
 
 class RewardConfig(Strict):
     fn: str = "accuracy"
+    shaping: Literal["none", "released"] = "none"
     workers: int = Field(1, ge=1)
     timeout_s: float = Field(2.0, gt=0)
 
@@ -86,6 +89,7 @@ class AlgoConfig(Strict):
     kl_coef: float = Field(0.0, ge=0.0)
     kl_type: Literal["k1", "k3"] = "k3"
     update_epochs: int = Field(1, ge=1)
+    sft_coef: float = Field(0.05, ge=0.0, description="Weight of the imitation loss on accepted forced rethinks.")
 
 
 class OptimConfig(Strict):
@@ -147,6 +151,7 @@ class RLConfig(Strict):
     reward: RewardConfig = Field(default_factory=RewardConfig)
     algo: AlgoConfig = Field(default_factory=AlgoConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
+    rethink: RethinkConfig = Field(default_factory=RethinkConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)

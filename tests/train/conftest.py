@@ -43,3 +43,24 @@ def tiny_config(tiny_dir: Path) -> Callable[..., RLConfig]:
 def parity_reward() -> str:
     """The plug-in reward file, as `path:function` prefix."""
     return PARITY
+
+
+@pytest.fixture(scope="session")
+def eos_prone_dir(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with its EOS logit raised, so short responses end with EOS (as trained models' do)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from rethinker.train.checkpoint import copy_processor_files
+
+    target = tmp_path_factory.mktemp("eos-prone")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    eos = model.config.text_config.eos_token_id
+    with torch.no_grad():
+        model.lm_head.weight[eos] = model.model.language_model.norm.weight.sign() * 1.5
+    model.save_pretrained(target)
+    copy_processor_files(tiny_dir, target)
+    shutil.copy2(tiny_dir / "generation_config.json", target / "generation_config.json")
+    return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from pathlib import Path
 
@@ -12,19 +13,23 @@ from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, dump_config
 from rethinker.models.processor import PromptTooLongError
+from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
+from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.evaluate import evaluate
+from rethinker.train.logprobs import collate, response_logprobs
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
+from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
-from rethinker.train.update import UpdateSettings, policy_update
+from rethinker.train.update import UpdateSettings, micro_batches, policy_update
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,9 @@ class GRPOTrainer:
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)
         self.replay = ReplayStage(config.replay, config.train.update_batch_size, config.seed)
+        self.rethinker = RethinkStage(
+            config.rethink, self.policy.processor, self.policy.engine, config.rollout.max_new_tokens
+        )
         self.pending: list[UpdateBatch] = []
         self.episode_metrics: dict[str, float] = {}
         self.step = 0
@@ -174,6 +182,30 @@ class GRPOTrainer:
         for sample, result in zip(samples, results, strict=True):
             sample.reward = float(result.reward)
             sample.correct = bool(result.correct)
+            sample.wait_count = count_waits(sample.response_text)
+            if self.config.reward.shaping == "released":
+                sample.reward = shaped_reward(
+                    sample.correct, sample.ended_with_eos, sample.wait_count, sample.forced_rethink
+                )
+
+    def rethink(self, samples: list[Sample]) -> tuple[list[Sample], dict[str, float]]:
+        """Forced rethinking: continue some responses after a trigger; accepted rethinks replace their originals."""
+        rng = random.Random(step_seed(self.config.seed, self.step, 7_777))
+        samples, metrics = self.rethinker.apply(samples, self.train_bank.get, self.reward, rng)
+        accepted = [s for s in samples if s.accepted_rethink]
+        if accepted:
+            self.behaviour_logprobs(accepted)
+        return samples, metrics
+
+    def behaviour_logprobs(self, samples: list[Sample]) -> None:
+        """Log-probs of forced prefix + continuation under the current policy (the trigger was not sampled)."""
+        pad_id = self.policy.processor.tokenizer.pad_token_id
+        with torch.no_grad():
+            for chunk in micro_batches(samples, self.config.train.micro_batch_size):
+                batch = collate(chunk, pad_id, self.train_bank.pixels)
+                logprobs = response_logprobs(self.policy.model, batch, self.config.rollout.temperature).cpu()
+                for row, sample in enumerate(chunk):
+                    sample.old_logprobs = logprobs[row, : sample.response_length].clone()
 
     def advantages(self, samples: list[Sample]) -> dict[str, float]:
         """Group-normalised advantages; returns the group telemetry (effective / all-correct / all-wrong shares)."""
@@ -190,8 +222,12 @@ class GRPOTrainer:
         samples = self.rollout(self.next_queries(), round_index)
         start = time.perf_counter()
         self.reward(samples)
-        reward_s = time.perf_counter() - start
-        return samples, {**self.advantages(samples), "time/reward_s": reward_s}
+        metrics = {"time/reward_s": time.perf_counter() - start}
+        if self.config.rethink.enabled:
+            start = time.perf_counter()
+            samples, rethink_metrics = self.rethink(samples)
+            metrics.update({**rethink_metrics, "time/rethink_s": time.perf_counter() - start})
+        return samples, {**self.advantages(samples), **metrics}
 
     def new_episode(self) -> dict[str, float]:
         """Roll out an episode (DAPO: rounds until enough mixed groups) and queue its update batches."""
@@ -238,6 +274,7 @@ class GRPOTrainer:
             temperature=self.config.rollout.temperature,
             grad_clip=self.config.optim.grad_clip,
             norm_len=float(self.config.rollout.max_new_tokens),
+            sft_coef=self.config.algo.sft_coef if self.config.rethink.enabled else 0.0,
         )
         return policy_update(
             self.policy.model,
