@@ -1,4 +1,4 @@
-"""The `rethinker` command: one entry point for every job (train, tiny, ...)."""
+"""The `rethinker` command: one entry point for every job (train, sft, eval, score, serve, coldstart, report...)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
+from rethinker.coldstart import cli as coldstart_cli
 from rethinker.config import ConfigError, RLConfig, load_config
+from rethinker.curation import cli as curation_cli
+from rethinker.eval import cli as eval_cli
+from rethinker.report import cli as report_cli
+from rethinker.serve import cli as serve_cli
+from rethinker.train import sft_cli
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -42,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--out", required=True, help="output directory")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(func=_tiny)
+
+    sft_cli.add_parser(commands)
+    eval_cli.add_parsers(commands)
+    coldstart_cli.add_parser(commands)
+    serve_cli.add_parser(commands)
+    report_cli.add_parser(commands)
+    curation_cli.add_parser(commands)
     return parser
 
 

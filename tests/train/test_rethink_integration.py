@@ -1,4 +1,4 @@
-"""Forced rethinking on the real tiny model: rethinks are forced, accepted ones replace originals and get the SFT loss."""
+"""Forced rethinking on the tiny model: rethinks are forced, accepted ones replace originals and get the SFT loss."""
 
 from __future__ import annotations
 
