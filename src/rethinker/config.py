@@ -126,6 +126,15 @@ class EvalConfig(Strict):
     at_start: bool = True
 
 
+class Stage(Strict):
+    """One PTST stage: how many updates it lasts and the rollout settings it imposes."""
+
+    steps: int = Field(ge=1)
+    max_new_tokens: int = Field(ge=1)
+    group_size: int = Field(ge=1)
+    temperature: float | None = Field(None, ge=0.0)
+
+
 class CheckpointConfig(Strict):
     every: int = Field(50, ge=0)
     keep: int = Field(2, ge=1)
@@ -154,9 +163,18 @@ class RLConfig(Strict):
     rethink: RethinkConfig = Field(default_factory=RethinkConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    stages: list[Stage] = Field(default_factory=list, description="PTST schedule; empty = rollout settings throughout.")
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _stages_cover_training(self) -> RLConfig:
+        if self.stages and sum(stage.steps for stage in self.stages) != self.train.steps:
+            raise ValueError(
+                f"stages last {sum(s.steps for s in self.stages)} steps but train.steps is {self.train.steps}"
+            )
+        return self
 
 
 class ConfigError(ValueError):

@@ -11,7 +11,7 @@ import torch
 
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
-from rethinker.config import RLConfig, dump_config
+from rethinker.config import RLConfig, RolloutConfig, dump_config
 from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
@@ -29,6 +29,7 @@ from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
+from rethinker.train.schedule import stage_at
 from rethinker.train.update import UpdateSettings, micro_batches, policy_update
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,31 @@ class GRPOTrainer:
             self.config.checkpoint.keep,
         )
 
-    def sampling_params(self) -> SamplingParams:
-        """The rollout sampling settings of this run."""
+    @property
+    def rollout_settings(self) -> RolloutConfig:
+        """Rollout settings at the current step: the config's, with the current PTST stage's values laid over them."""
         rollout = self.config.rollout
+        if not self.config.stages:
+            return rollout
+        stage = self.config.stages[stage_at(self.config.stages, self.step)]
+        changes = {"group_size": stage.group_size, "max_new_tokens": stage.max_new_tokens}
+        if stage.temperature is not None:
+            changes["temperature"] = stage.temperature
+        return rollout.model_copy(update=changes)
+
+    def stage_metrics(self) -> dict[str, float]:
+        """`stage/*`: the PTST stage in force, its group size and its response-length limit."""
+        rollout = self.rollout_settings
+        index = stage_at(self.config.stages, self.step) if self.config.stages else 0
+        return {
+            "stage/index": float(index),
+            "stage/group_size": float(rollout.group_size),
+            "stage/max_new_tokens": float(rollout.max_new_tokens),
+        }
+
+    def sampling_params(self) -> SamplingParams:
+        """The rollout sampling settings at the current step."""
+        rollout = self.rollout_settings
         return SamplingParams(
             max_new_tokens=rollout.max_new_tokens,
             temperature=rollout.temperature,
@@ -203,13 +226,13 @@ class GRPOTrainer:
         with torch.no_grad():
             for chunk in micro_batches(samples, self.config.train.micro_batch_size):
                 batch = collate(chunk, pad_id, self.train_bank.pixels)
-                logprobs = response_logprobs(self.policy.model, batch, self.config.rollout.temperature).cpu()
+                logprobs = response_logprobs(self.policy.model, batch, self.rollout_settings.temperature).cpu()
                 for row, sample in enumerate(chunk):
                     sample.old_logprobs = logprobs[row, : sample.response_length].clone()
 
     def advantages(self, samples: list[Sample]) -> dict[str, float]:
         """Group-normalised advantages; returns the group telemetry (effective / all-correct / all-wrong shares)."""
-        group_size = self.config.rollout.group_size
+        group_size = self.rollout_settings.group_size
         rewards = torch.tensor([s.reward for s in samples])
         correct = torch.tensor([s.correct for s in samples])
         advantages = group_advantages(rewards, group_size, self.config.algo.adv_norm)
@@ -232,6 +255,7 @@ class GRPOTrainer:
     def new_episode(self) -> dict[str, float]:
         """Roll out an episode (DAPO: rounds until enough mixed groups) and queue its update batches."""
         start = time.perf_counter()
+        self.rethinker.budget = self.rollout_settings.max_new_tokens
         if self.config.replay.mode == "dapo":
             samples, metrics = self.dapo_episode()
         else:
@@ -251,7 +275,7 @@ class GRPOTrainer:
 
     def dapo_episode(self) -> tuple[list[Sample], dict[str, float]]:
         """DAPO dynamic sampling: keep rolling out until the episode holds enough groups with 0 < correct < G."""
-        group_size = self.config.rollout.group_size
+        group_size = self.rollout_settings.group_size
         batch: DapoBatch[list[Sample]] = DapoBatch(
             self.config.train.queries_per_episode, self.config.replay.dapo_max_rounds
         )
@@ -271,9 +295,9 @@ class GRPOTrainer:
             algo=self.config.algo,
             micro_batch_size=self.config.train.micro_batch_size,
             pad_id=self.policy.processor.tokenizer.pad_token_id,
-            temperature=self.config.rollout.temperature,
+            temperature=self.rollout_settings.temperature,
             grad_clip=self.config.optim.grad_clip,
-            norm_len=float(self.config.rollout.max_new_tokens),
+            norm_len=float(self.rollout_settings.max_new_tokens),
             sft_coef=self.config.algo.sft_coef if self.config.rethink.enabled else 0.0,
         )
         return policy_update(
@@ -290,9 +314,17 @@ class GRPOTrainer:
         """One update: a new episode when the last one is used up, then select (replay) -> update, with telemetry."""
         start = time.perf_counter()
         metrics = {"time/rollout_s": 0.0}
+        if (
+            self.config.stages
+            and self.step > 0
+            and stage_at(self.config.stages, self.step - 1) != stage_at(self.config.stages, self.step)
+        ):
+            self.pending = []
+            log.info("PTST: entering stage %d at step %d", stage_at(self.config.stages, self.step), self.step)
         if not self.pending:
             metrics.update(self.new_episode())
         metrics.update(self.episode_metrics)
+        metrics.update(self.stage_metrics())
         batch = self.replay.select(self.pending.pop(0), self.step)
         update_start = time.perf_counter()
         if batch.samples:
