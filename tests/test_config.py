@@ -42,3 +42,37 @@ def test_dumped_config_loads_back_identically(tmp_path: Path) -> None:
 def test_unknown_preset_lists_the_presets() -> None:
     with pytest.raises(ConfigError, match="tiny"):
         load_config(RLConfig, "no-such-preset", [])
+
+
+RL_PRESETS = (
+    "tiny",
+    "vl-rethinker-stage1",
+    "vl-rethinker-stage2",
+    "vl-rethinker-stage1-tiny",
+    "vl-rethinker-stage2-tiny",
+    "vision-r1-7b",
+    "vision-r1-long",
+    "vision-r1-zero",
+    "vision-r1-tiny",
+    "vision-r1-long-tiny",
+    "vision-r1-zero-tiny",
+)
+
+
+@pytest.mark.parametrize("name", RL_PRESETS)
+def test_every_rl_preset_validates(name: str) -> None:
+    config = load_config(RLConfig, name, [])
+    assert config.train.steps >= 1
+
+
+def test_paper_presets_carry_the_papers_numbers() -> None:
+    stage2 = load_config(RLConfig, "vl-rethinker-stage2", [])
+    assert stage2.replay.mode == "ssr" and stage2.replay.alpha == 1.0 and stage2.rethink.enabled
+    assert stage2.prompt.template == "rethink" and stage2.algo.sft_coef == 0.05 and stage2.optim.lr == 1e-6
+    assert stage2.train.queries_per_episode == 1024 and stage2.train.update_batch_size == 512
+    vision_r1 = load_config(RLConfig, "vision-r1-7b", [])
+    assert [(s.max_new_tokens, s.group_size, s.steps) for s in vision_r1.stages] == [(4096, 16, 100), (8192, 8, 100)]
+    assert vision_r1.reward.fn == "hfrrf" and vision_r1.algo.kl_coef == 0.01 and vision_r1.algo.kl_type == "k3"
+    long = load_config(RLConfig, "vision-r1-long", [])
+    assert [(s.max_new_tokens, s.group_size, s.steps) for s in long.stages] == [(16384, 4, 300)]
+    assert load_config(RLConfig, "vision-r1-zero", []).reward.fn == "r1_zero"
