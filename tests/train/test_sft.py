@@ -125,6 +125,18 @@ def test_one_step_changes_parameters_and_a_repeated_batch_loss_falls(tiny_dir: P
     assert losses[-1] < losses[0] - 0.3, losses
 
 
+def test_autocast_computes_in_bfloat16_and_keeps_float32_weights(tiny_dir: Path, tmp_path: Path) -> None:
+    trainer = SFTTrainer(_config(tiny_dir, tmp_path, "train.autocast=bfloat16"))
+    batch = trainer.next_batch()
+    assert trainer.update(batch)["loss/sft"] > 0
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    collated = collate(batch, trainer.processor.tokenizer.pad_token_id)
+    with torch.no_grad():
+        low, full = trained_nll_sum(trainer.model, collated, "bfloat16"), trained_nll_sum(trainer.model, collated)
+    assert low.item() != full.item()
+    assert low.item() == pytest.approx(full.item(), rel=0.05)
+
+
 def test_train_four_equals_train_two_resume_train_two(tiny_dir: Path, tmp_path: Path) -> None:
     schedule = ["train.steps=4", "optim.warmup_frac=0.25", "eval.every=2", "checkpoint.every=2"]
     straight = SFTTrainer(_config(tiny_dir, tmp_path / "straight", *schedule)).fit()

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 
 from rethinker.config import dump_config
-from rethinker.models.loading import load_model, load_processor
+from rethinker.models.loading import DTYPES, load_model, load_processor
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream
@@ -37,11 +37,12 @@ from rethinker.train.sft_data import (
 log = logging.getLogger(__name__)
 
 
-def trained_nll_sum(model: PreTrainedModel, batch: SFTBatch) -> torch.Tensor:
+def trained_nll_sum(model: PreTrainedModel, batch: SFTBatch, autocast: str | None = None) -> torch.Tensor:
     """Summed negative log-likelihood of the trained tokens of a batch.
 
     The vocabulary projection is applied only at the positions that predict a trained token, so memory grows with
-    the number of trained tokens, not with the whole (image-heavy) sequence.
+    the number of trained tokens, not with the whole (image-heavy) sequence. `autocast` names a lower precision to
+    compute in while the weights (and the optimizer's updates) stay in their own dtype.
     """
     device = model.device
     inputs = {
@@ -52,9 +53,10 @@ def trained_nll_sum(model: PreTrainedModel, batch: SFTBatch) -> torch.Tensor:
     if batch.pixel_values is not None:
         inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
         inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
-    hidden = model.model(**inputs).last_hidden_state
     targets = batch.trained[:, 1:].to(device)
-    logits = model.lm_head(hidden[:, :-1][targets]).float()
+    with torch.autocast(device.type, dtype=DTYPES[autocast] if autocast else None, enabled=autocast is not None):
+        hidden = model.model(**inputs).last_hidden_state
+        logits = model.lm_head(hidden[:, :-1][targets]).float()
     return F.cross_entropy(logits, inputs["input_ids"][:, 1:][targets], reduction="sum")
 
 
@@ -84,7 +86,7 @@ class SFTTrainer:
         self.step = 0
         self.skipped_long = 0
         self.elapsed_s = 0.0
-        self.saved_step = -1
+        self.last_checkpoint: tuple[int, Path] | None = None
         self.warned: set[str] = set()
         self.logger = MetricsLogger(
             self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
@@ -100,7 +102,7 @@ class SFTTrainer:
         self.step = int(state["step"])
         self.skipped_long = int(state["skipped_long"])
         self.elapsed_s = float(state["elapsed_s"])
-        self.saved_step = self.step
+        self.last_checkpoint = (self.step, checkpoint)
         torch.set_rng_state(state["rng"])
         self.logger.truncate_after(self.step)
         log.info("resumed from %s at step %d", checkpoint, self.step)
@@ -119,7 +121,7 @@ class SFTTrainer:
         path = save_checkpoint(
             self.run_dir / "checkpoints", self.step, self.model, self.source, state, self.config.checkpoint.keep
         )
-        self.saved_step = self.step
+        self.last_checkpoint = (self.step, path)
         return path
 
     def next_batch(self) -> list[EncodedConversation]:
@@ -150,7 +152,7 @@ class SFTTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         nll_total = 0.0
         for chunk in length_sorted_chunks(batch, self.config.train.micro_batch_size):
-            nll = trained_nll_sum(self.model, collate(chunk, pad_id))
+            nll = trained_nll_sum(self.model, collate(chunk, pad_id), self.config.train.autocast)
             (nll / max(total_tokens, 1)).backward()
             nll_total += nll.item()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.optim.grad_clip)
@@ -202,7 +204,8 @@ class SFTTrainer:
                     except ConversationTooLongError:
                         skipped += 1
                 if encoded:
-                    nll = trained_nll_sum(self.model, collate(encoded, self.processor.tokenizer.pad_token_id))
+                    batch = collate(encoded, self.processor.tokenizer.pad_token_id)
+                    nll = trained_nll_sum(self.model, batch, self.config.train.autocast)
                     nll_total += nll.item()
                     tokens += sum(item.trained_tokens for item in encoded)
         finally:
@@ -232,7 +235,9 @@ class SFTTrainer:
                     self.save()
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss/sft']:.3f}")
-            return self.run_dir / "checkpoints" / f"step-{self.step}" if self.saved_step == self.step else self.save()
+            if self.last_checkpoint is not None and self.last_checkpoint[0] == self.step:
+                return self.last_checkpoint[1]
+            return self.save()
         finally:
             bar.close()
             self.logger.close()

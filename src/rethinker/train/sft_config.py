@@ -45,6 +45,9 @@ class SFTTrainConfig(Strict):
     global_batch_size: int = Field(32, ge=1, description="Conversations per optimizer step.")
     micro_batch_size: int = Field(4, ge=1, description="Conversations per forward/backward pass.")
     max_length: int = Field(4096, ge=1, description="Longer conversations (image tokens included) are skipped.")
+    autocast: Literal["bfloat16", "float16"] | None = Field(
+        None, description="Compute in this precision while weights and optimizer stay in model.dtype (e.g. float32)."
+    )
 
 
 class SFTEvalConfig(Strict):
