@@ -138,13 +138,15 @@ def test_autocast_computes_in_bfloat16_and_keeps_float32_weights(tiny_dir: Path,
 
 
 def test_train_four_equals_train_two_resume_train_two(tiny_dir: Path, tmp_path: Path) -> None:
-    schedule = ["train.steps=4", "optim.warmup_frac=0.25", "eval.every=2", "checkpoint.every=2"]
+    schedule = ["train.steps=4", "optim.warmup_frac=0.25", "eval.every=2", "checkpoint.every=1", "checkpoint.keep=1"]
     straight = SFTTrainer(_config(tiny_dir, tmp_path / "straight", *schedule)).fit()
     resumed_dir = tmp_path / "resumed"
     halfway = SFTTrainer(_config(tiny_dir, resumed_dir, *schedule)).fit(stop_at=2)
     assert halfway.name == "step-2"
     resumed = SFTTrainer(_config(tiny_dir, resumed_dir, *schedule, "resume=true")).fit()
     assert straight.name == resumed.name == "step-4"
+    assert sorted(p.name for p in (resumed_dir / "checkpoints").glob("step-*")) == ["step-4"]
+    assert load_processor(resumed).tokenizer.eos_token == "<|im_end|>"
     straight_weights = load_file(straight / "model.safetensors")
     resumed_weights = load_file(resumed / "model.safetensors")
     assert straight_weights.keys() == resumed_weights.keys()

@@ -108,7 +108,10 @@ class SFTTrainer:
         log.info("resumed from %s at step %d", checkpoint, self.step)
 
     def save(self) -> Path:
-        """Checkpoint the model (Hugging Face format, processor files included) and the trainer state."""
+        """Checkpoint the model (Hugging Face format) and the trainer state.
+
+        Processor files are copied from the newest checkpoint (or the starting model), which pruning never removes.
+        """
         state = {
             "step": self.step,
             "optimizer": self.optimizer.state_dict(),
@@ -122,6 +125,7 @@ class SFTTrainer:
             self.run_dir / "checkpoints", self.step, self.model, self.source, state, self.config.checkpoint.keep
         )
         self.last_checkpoint = (self.step, path)
+        self.source = path
         return path
 
     def next_batch(self) -> list[EncodedConversation]:
