@@ -132,7 +132,9 @@ def load_source(args: argparse.Namespace, data_format: str) -> list[Example]:
     ).examples
 
 
-def write_output(args: argparse.Namespace, data_format: str, examples: list[Example], values: dict) -> None:
+def write_output(
+    args: argparse.Namespace, data_format: str, examples: list[Example], values: dict[str, list[Any]]
+) -> None:
     """Write the annotated data in the format its input came in (see `OUTPUT_FORMATS`)."""
     if data_format == "synthetic":
         write_jsonl(with_columns(synthetic_rows(examples, args.out), values), args.out)
