@@ -1,13 +1,20 @@
-"""Shared fixtures: one tiny model per test session, built offline; a private cache for 'tiny' model paths."""
+"""Shared fixtures: the tiny model built once per session, a private cache, and small RL configs for trainer tests."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import AutoModelForImageTextToText
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+from rethinker.config import RLConfig, load_config
+from rethinker.models.loading import cache_dir
+from rethinker.models.tiny import ensure_tiny
+from rethinker.train.checkpoint import copy_processor_files
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,7 +28,54 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dir(private_cache: Path) -> Path:
     """The randomly initialised tiny Qwen2.5-VL checkpoint directory."""
-    from rethinker.models.loading import cache_dir
-    from rethinker.models.tiny import ensure_tiny
-
     return ensure_tiny(cache_dir())
+
+
+PARITY = str(Path(__file__).parent / "train" / "parity_reward.py")
+
+
+def small_config(run_dir: Path, *overrides: str) -> RLConfig:
+    """The tiny preset shrunk to seconds per step, with the parity plug-in reward."""
+    base = [
+        f"run_dir={run_dir}",
+        "data.synthetic.train_size=64",
+        "data.synthetic.eval_size=8",
+        "eval.size=8",
+        "eval.every=0",
+        "eval.at_start=false",
+        "train.steps=2",
+        "train.queries_per_episode=4",
+        "rollout.group_size=4",
+        "rollout.max_new_tokens=8",
+        "checkpoint.every=0",
+        "logging.progress=false",
+        "logging.tensorboard=false",
+        f"reward.fn={PARITY}:score",
+    ]
+    return load_config(RLConfig, "tiny", [*base, *overrides])
+
+
+@pytest.fixture
+def tiny_config(tiny_dir: Path) -> Callable[..., RLConfig]:
+    """A factory of small RL configs on the tiny model: `tiny_config(run_dir, "key=value", ...)`."""
+    return small_config
+
+
+@pytest.fixture
+def parity_reward() -> str:
+    """The plug-in reward file, as `path:function` prefix."""
+    return PARITY
+
+
+@pytest.fixture(scope="session")
+def eos_prone_dir(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with its EOS logit raised, so short responses end with EOS (as trained models' do)."""
+    target = tmp_path_factory.mktemp("eos-prone")
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    eos = model.config.text_config.eos_token_id
+    with torch.no_grad():
+        model.lm_head.weight[eos] = model.model.language_model.norm.weight.sign() * 1.5
+    model.save_pretrained(target)
+    copy_processor_files(tiny_dir, target)
+    shutil.copy2(tiny_dir / "generation_config.json", target / "generation_config.json")
+    return target

@@ -101,3 +101,16 @@ def test_resume_continues_exactly(tmp_path: Path, tiny_config) -> None:
     a, b = _params(straight.policy.model), _params(resumed.policy.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _without_times(_metrics(straight_dir)) == _without_times(_metrics(resumed_dir))
+
+
+def test_checkpoints_after_a_resume_stay_loadable_with_keep_one(tmp_path: Path, tiny_config) -> None:
+    overrides = ("train.steps=3", "checkpoint.every=1", "checkpoint.keep=1")
+    first = GRPOTrainer(tiny_config(tmp_path, *overrides))
+    first.logger.log(1, first.train_step())
+    first.save()
+    first.logger.close()
+    first.verifier.close()
+    final = GRPOTrainer(tiny_config(tmp_path, *overrides, "resume=true")).fit()
+    assert [p.name for p in (tmp_path / "checkpoints").glob("step-*")] == ["step-3"]
+    assert (final / "tokenizer.json").is_file() and (final / "preprocessor_config.json").is_file()
+    AutoModelForImageTextToText.from_pretrained(final)

@@ -73,13 +73,10 @@ def _with_options(question: str, choices: Sequence[str]) -> str:
 
 
 def _count_task(rng: random.Random, difficulty: int) -> Task:
-    """How many dots in all (1-9), in one to three colours."""
+    """How many dots (1-4, 1-6 or 1-9 by difficulty), all of one colour: counting alone, no tally."""
     total = rng.randint(1, (4, 6, 9)[difficulty - 1])
-    colors = _colors(rng, min(difficulty, total))
-    counts = dict.fromkeys(colors, 1)
-    for _ in range(total - len(colors)):
-        counts[rng.choice(colors)] += 1
-    return Task(counts, tuple(colors), "How many dots are there?", str(total))
+    (color,) = _colors(rng, 1)
+    return Task({color: total}, (color,), "How many dots are there?", str(total))
 
 
 def _count_color_task(rng: random.Random, difficulty: int) -> Task:
@@ -258,11 +255,9 @@ def _reasoning(example: Example) -> tuple[str, str, str]:
     meta = example.metadata
     counts, asked, family = meta["counts"], list(meta["asked"]), meta["family"]
     total = f"I count {_dots(example.answer)}."
-    if family == "count" and len(asked) == 1:
+    if family == "count":
         return total, "", total
     tally = f"I count {_tally(counts, asked)}."
-    if family == "count":
-        return tally, f"{' + '.join(str(counts[color]) for color in asked)} = {example.answer}.", total
     if family == "sum_count":
         return tally, f"{' + '.join(str(counts[color]) for color in asked)} = {example.answer}.", tally
     if family == "compare":

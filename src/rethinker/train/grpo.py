@@ -116,8 +116,11 @@ class GRPOTrainer:
         }
 
     def save(self) -> Path:
-        """Checkpoint the model (Hugging Face format) and the trainer state at the current step."""
-        return save_checkpoint(
+        """Checkpoint the model (Hugging Face format) and the trainer state at the current step.
+
+        Later checkpoints copy the processor files from this one, so pruning older checkpoints never loses them.
+        """
+        path = save_checkpoint(
             self.run_dir / "checkpoints",
             self.step,
             self.policy.model,
@@ -125,6 +128,8 @@ class GRPOTrainer:
             self._state(),
             self.config.checkpoint.keep,
         )
+        self.policy.source = path
+        return path
 
     @property
     def rollout_settings(self) -> RolloutConfig:
