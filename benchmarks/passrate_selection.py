@@ -35,8 +35,8 @@ def first_steps(run_dir: Path, key: str) -> list[float]:
     return [row[key] for row in rows if row["step"] > 0 and key in row]
 
 
-def short_run(args: argparse.Namespace, data: Path, run_dir: Path, interval: str | None) -> dict[str, object]:
-    """A short GRPO run on the annotated data, optionally selected by pass rate; its effective-group shares."""
+def short_run(args: argparse.Namespace, data: Path, run_dir: Path, interval: str | None) -> dict[str, Any]:
+    """A short GRPO run on the annotated data, optionally selected by pass rate; its group shares per step."""
     overrides = [
         f"run_dir={run_dir}",
         f"model.path={args.model}",
@@ -55,11 +55,17 @@ def short_run(args: argparse.Namespace, data: Path, run_dir: Path, interval: str
     ]
     if interval is not None:
         overrides += [f"data.passrate_column={COLUMN}", f"data.passrate_interval={interval}"]
+    if (run_dir / "metrics.jsonl").exists():
+        raise SystemExit(f"{run_dir} holds an earlier run; pass another --out-dir")
     trainer = GRPOTrainer(load_config(RLConfig, "tiny", overrides))
     queries = len(trainer.train_bank)
     trainer.fit()
-    shares = first_steps(run_dir, "groups/effective_frac")
-    return {"queries": queries, "effective_frac_per_step": shares, "effective_frac_mean": sum(shares) / len(shares)}
+    figures: dict[str, Any] = {"queries": queries}
+    for key in ("groups/effective_frac", "groups/all_wrong_frac", "groups/all_correct_frac"):
+        values = first_steps(run_dir, key)
+        name = key.removeprefix("groups/")
+        figures.update({f"{name}_per_step": values, f"{name}_mean": sum(values) / len(values)})
+    return figures
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
