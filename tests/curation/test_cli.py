@@ -28,7 +28,7 @@ PARITY = str(Path(__file__).parents[1] / "train" / "parity_reward.py") + ":score
 COLUMN = "PassRate_tiny"
 SAMPLES = 4
 SYNTHETIC = ["--format", "synthetic", "--limit", "6", "--samples", str(SAMPLES), "--max-new-tokens", "8"]
-COMMON = ["--model", "tiny", "--name", "tiny", "--batch-queries", "2", "--reward", PARITY, "--no-progress"]
+COMMON = ["--name", "tiny", "--batch-queries", "2", "--reward", PARITY, "--no-progress"]
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
@@ -44,7 +44,7 @@ def result_lines(out: Path) -> list[str]:
 def reference(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An uninterrupted annotation of 6 synthetic queries, k=4."""
     out = tmp_path_factory.mktemp("reference") / "ann.jsonl"
-    assert main([*COMMON, *SYNTHETIC, "--out", str(out)]) == 0
+    assert main(["--model", str(tiny_dir), *COMMON, *SYNTHETIC, "--out", str(out)]) == 0
     return out
 
 
@@ -60,9 +60,10 @@ def test_pass_rates_are_multiples_of_one_over_k_and_match_the_counts(reference: 
 
 
 @pytest.mark.slow
-def test_kill_and_resume_gives_the_uninterrupted_file(reference: Path, tmp_path: Path) -> None:
+def test_kill_and_resume_gives_the_uninterrupted_file(reference: Path, tiny_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ann.jsonl"
-    command = [sys.executable, "-m", "rethinker.curation.cli", *COMMON, *SYNTHETIC, "--out", str(out)]
+    args = ["--model", str(tiny_dir), *COMMON, *SYNTHETIC, "--out", str(out)]
+    command = [sys.executable, "-m", "rethinker.curation.cli", *args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.monotonic() + 300
     while len(result_lines(out)) < 2 and process.poll() is None and time.monotonic() < deadline:
@@ -75,7 +76,7 @@ def test_kill_and_resume_gives_the_uninterrupted_file(reference: Path, tmp_path:
     with partial_path(out).open("a") as handle:
         handle.write('{"id": "synthetic-train-0-')
 
-    assert main([*COMMON, *SYNTHETIC, "--out", str(out)]) == 0
+    assert main(args) == 0
 
     after = result_lines(out)
     assert after[: len(before)] == before
@@ -84,18 +85,22 @@ def test_kill_and_resume_gives_the_uninterrupted_file(reference: Path, tmp_path:
     assert out.read_bytes() == reference.read_bytes()
 
 
-def test_a_rerun_over_a_finished_side_file_rolls_out_nothing(reference: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main([*COMMON, *SYNTHETIC, "--out", str(reference)]) == 0
+def test_a_rerun_over_a_finished_side_file_rolls_out_nothing(
+    reference: Path, tiny_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["--model", str(tiny_dir), *COMMON, *SYNTHETIC, "--out", str(reference)]
+    assert main(args) == 0
     assert "0 rolled out now, 6 resumed" in capsys.readouterr().out
-    assert main([*COMMON, *SYNTHETIC, "--samples", "2", "--out", str(reference)]) == 2
+    assert main([*args, "--samples", "2"]) == 2
 
 
-def test_training_on_the_selection_logs_what_the_rule_kept(reference: Path, tmp_path: Path) -> None:
+def test_training_on_the_selection_logs_what_the_rule_kept(reference: Path, tiny_dir: Path, tmp_path: Path) -> None:
     from rethinker.train.grpo import GRPOTrainer
 
     rates = [row[COLUMN] for row in rows(reference)]
     overrides = [
         f"run_dir={tmp_path / 'run'}",
+        f"model.path={tiny_dir}",
         "data.source=file",
         f"data.path={reference}",
         f"data.eval_path={reference}",
@@ -170,7 +175,17 @@ def test_selecting_by_an_existing_virl39k_column(virl_release: Path) -> None:
 
 def test_annotating_virl39k_keeps_its_columns_and_adds_ours(virl_release: Path, tiny_dir: Path) -> None:
     out = virl_release / "annotated.parquet"
-    args = ["--model", "tiny", "--data", str(virl_release), "--samples", "2", "--max-new-tokens", "4", "--no-progress"]
+    args = [
+        "--model",
+        str(tiny_dir),
+        "--data",
+        str(virl_release),
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--no-progress",
+    ]
     assert main([*args, "--out", str(out)]) == 0
     source, annotated = pq.read_table(virl_release / "39Krelease.parquet"), pq.read_table(out)
     column = f"PassRate_{tiny_dir.name}"
@@ -188,7 +203,7 @@ def test_an_over_long_prompt_is_skipped_and_counted(
     questions = ["What is 1+1?", "word " * 400, "What is 2+2?"]
     data.write_text("".join(json.dumps({"question": q, "answer": "2", "images": []}) + "\n" for q in questions))
     out = tmp_path / "out.jsonl"
-    args = ["--model", "tiny", "--data", str(data), "--samples", "2", "--max-new-tokens", "4", "--no-progress"]
+    args = ["--model", str(tiny_dir), "--data", str(data), "--samples", "2", "--max-new-tokens", "4", "--no-progress"]
     assert main([*args, "--max-prompt-tokens", "128", "--name", "m", "--out", str(out)]) == 0
     annotated = rows(out)
     assert [row["PassRate_m_samples"] for row in annotated] == [2, 0, 2]
