@@ -40,6 +40,7 @@ def small_config(run_dir: Path, *overrides: str) -> RLConfig:
         f"run_dir={run_dir}",
         "data.synthetic.train_size=64",
         "data.synthetic.eval_size=8",
+        "data.synthetic.families=[count, count_color, compare, sum_count, max_color]",
         "eval.size=8",
         "eval.every=0",
         "eval.at_start=false",

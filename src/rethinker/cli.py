@@ -27,8 +27,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _tiny(args: argparse.Namespace) -> int:
     from rethinker.models.tiny import build_tiny, tokenizer_corpus
+    from rethinker.train.warmup import pretrain_tiny
 
-    out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed)
+    if args.pretrain:
+        out = pretrain_tiny(Path(args.out))
+    else:
+        out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed)
     print(f"tiny model written to {out}")
     return 0
 
@@ -44,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.steps=10 rollout.group_size=4")
     train.set_defaults(func=_train)
 
-    tiny = commands.add_parser("tiny", help="build the tiny Qwen2.5-VL (random init) offline")
+    tiny = commands.add_parser("tiny", help="build the tiny Qwen2.5-VL offline (random init, or --pretrain warm-up)")
     tiny.add_argument("--out", required=True, help="output directory")
-    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--seed", type=int, default=0, help="initialisation seed of the random model")
+    tiny.add_argument("--pretrain", action="store_true", help="run the supervised warm-up (the packaged 'tiny' start)")
     tiny.set_defaults(func=_tiny)
 
     sft_cli.add_parser(commands)

@@ -221,7 +221,7 @@ def test_presets_validate_and_steps_follow_epochs(tmp_path: Path) -> None:
     assert (cold.train.epochs, cold.train.max_length, cold.train.global_batch_size) == (2, 16384, 32)
     assert cold.model.dtype == "bfloat16" and cold.data.source == "file"
     tiny = load_config(SFTConfig, "sft-tiny", [])
-    assert tiny.model.path == "tiny" and tiny.data.source == "synthetic"
+    assert tiny.model.path == "tiny-random" and tiny.data.source == "synthetic"
     assert total_steps(2, None, 100, 32) == 7
     assert total_steps(2, 5, 100, 32) == 5
     with pytest.raises(ConfigError, match="data.path"):

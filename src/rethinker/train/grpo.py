@@ -374,8 +374,10 @@ class GRPOTrainer:
         total = self.config.train.steps
         bar = progress_bar(total, self.step, self.config.logging.progress, "train")
         try:
-            if self.step == 0 and self.config.eval.at_start and len(self.eval_bank):
-                self.logger.log(0, {**self.data_counts, **self.evaluate()})
+            if self.step == 0:
+                start = self.evaluate() if self.config.eval.at_start and len(self.eval_bank) else {}
+                if start or self.data_counts:
+                    self.logger.log(0, {**self.data_counts, **start})
             while self.step < total:
                 metrics = self.train_step()
                 if len(self.eval_bank) and self.should(self.config.eval.every):

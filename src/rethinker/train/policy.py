@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,14 @@ class Policy:
 
 
 def resolve_model_path(path: str) -> Path:
-    """A checkpoint directory for `model.path`: 'tiny' builds (once) the built-in tiny model in the cache."""
+    """A checkpoint directory for `model.path`.
+
+    'tiny' is the packaged warm-started tiny model (reproduced by `scripts/make_tiny_warm.sh`); 'tiny-random' builds
+    (once, in the cache) the randomly initialised one it starts from.
+    """
     if path == "tiny":
+        return Path(str(resources.files("rethinker").joinpath("assets", "tiny-warm")))
+    if path == "tiny-random":
         return ensure_tiny(cache_dir())
     return Path(path)
 
