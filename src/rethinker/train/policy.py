@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from transformers import PreTrainedModel

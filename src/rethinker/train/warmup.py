@@ -1,4 +1,4 @@
-"""The tiny model's supervised warm-up: a starting policy that follows the answer format and solves part of the tasks."""
+"""The tiny model's supervised warm-up: a start that follows the answer format and solves part of the tasks."""
 
 from __future__ import annotations
 
