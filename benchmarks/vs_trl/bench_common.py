@@ -1,0 +1,101 @@
+"""What both sides of the benchmark share: the run settings, the prompts and images, and the result record."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rethinker.data.schema import Example
+from rethinker.data.synthetic import make_synthetic
+from rethinker.models.prompts import TEMPLATES, question_with_choices
+
+SEED = 0
+GROUP_SIZE = 8
+PROMPTS_PER_STEP = 2
+LEARNING_RATE = 1e-4
+MAX_PROMPT_TOKENS = 512
+THREADS = 2
+CLIP_EPS = 0.2
+ADAM_BETAS = (0.9, 0.95)
+GRAD_CLIP = 1.0
+DATASET_SIZE = 64
+"""Synthetic train items both sides read, in order (no shuffling), so both see the same prompts at the same step."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One benchmark process: which side, how many new tokens per response, how many steps, where the model is."""
+
+    side: str
+    max_new_tokens: int
+    steps: int
+    model_dir: str
+    work_dir: str
+
+    def to_json(self) -> str:
+        """The spec as one JSON line, the way the driver passes it to a child process."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Read the spec the driver wrote."""
+        return cls(**json.loads(text))
+
+
+@dataclass
+class StepRecord:
+    """One optimizer step as measured in the child: wall and CPU time, and the number of tokens generated for it.
+
+    CPU time (this process's user + system time) is far less sensitive than wall time to other jobs on a shared machine.
+    """
+
+    seconds: float
+    cpu_seconds: float
+    generated_tokens: int
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """Everything one process measured: its steps, and the peak resident memory of the whole process."""
+
+    spec: RunSpec
+    steps: list[StepRecord]
+    max_rss_mb: float
+
+    def save(self, path: Path) -> None:
+        """Write the result as JSON for the driver."""
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> RunResult:
+        """Read a result written by `save`."""
+        data = json.loads(path.read_text())
+        steps = [StepRecord(**step) for step in data["steps"]]
+        return cls(RunSpec(**data["spec"]), steps, float(data["max_rss_mb"]))
+
+
+def train_examples() -> list[Example]:
+    """The synthetic items both sides train on, exactly as `rethinker train` builds them for `data.synthetic`."""
+    return make_synthetic(DATASET_SIZE, SEED, "train")
+
+
+def prompt_text(example: Example) -> str:
+    """The user text of an example under the default template (the image goes before it, as in `build_messages`)."""
+    return TEMPLATES["default"].format(question=question_with_choices(example))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (`ru_maxrss` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median_after_warmup(values: list[float], warmup: int) -> float:
+    """Median of the values after dropping the first `warmup` of them."""
+    kept = values[warmup:]
+    if not kept:
+        raise ValueError(f"no values left after {warmup} warm-up steps out of {len(values)}")
+    return statistics.median(kept)

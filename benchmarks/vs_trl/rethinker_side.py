@@ -1,0 +1,115 @@
+"""The rethinker side: `rethinker train`'s GRPOTrainer on the shared settings, timed step by step.
+
+Usage (the driver calls it): python rethinker_side.py SPEC_JSON RESULT_PATH
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+from rethinker.config import RLConfig, load_config
+from rethinker.train.grpo import GRPOTrainer
+
+from bench_common import (
+    ADAM_BETAS,
+    CLIP_EPS,
+    DATASET_SIZE,
+    GRAD_CLIP,
+    GROUP_SIZE,
+    LEARNING_RATE,
+    MAX_PROMPT_TOKENS,
+    PROMPTS_PER_STEP,
+    SEED,
+    THREADS,
+    RunResult,
+    RunSpec,
+    StepRecord,
+    peak_rss_mb,
+)
+
+TIME_PARTS = ("time/rollout_s", "time/reward_s", "time/update_s")
+
+
+def overrides(spec: RunSpec) -> list[str]:
+    """`key=value` overrides on the tiny preset that give the benchmark's settings (no eval, no checkpoints)."""
+    batch = GROUP_SIZE * PROMPTS_PER_STEP
+    return [
+        f"seed={SEED}",
+        f"run_dir={Path(spec.work_dir) / 'rethinker-run'}",
+        f"model.path={spec.model_dir}",
+        f"data.synthetic.train_size={DATASET_SIZE}",
+        "data.shuffle=false",
+        "prompt.template=default",
+        f"prompt.max_prompt_tokens={MAX_PROMPT_TOKENS}",
+        f"rollout.group_size={GROUP_SIZE}",
+        "rollout.temperature=1.0",
+        "rollout.top_p=1.0",
+        "rollout.top_k=0",
+        f"rollout.max_new_tokens={spec.max_new_tokens}",
+        f"rollout.batch_size={batch}",
+        "reward.fn=accuracy",
+        "algo.kl_coef=0.0",
+        "algo.update_epochs=1",
+        "algo.adv_norm=std",
+        "algo.loss_agg=token-mean",
+        f"algo.eps_low={CLIP_EPS}",
+        f"algo.eps_high={CLIP_EPS}",
+        "replay.mode=none",
+        f"optim.lr={LEARNING_RATE}",
+        "optim.schedule=constant",
+        f"optim.betas=[{ADAM_BETAS[0]}, {ADAM_BETAS[1]}]",
+        "optim.weight_decay=0.0",
+        f"optim.grad_clip={GRAD_CLIP}",
+        f"train.steps={spec.steps}",
+        f"train.queries_per_episode={PROMPTS_PER_STEP}",
+        "train.update_batch_size=0",
+        f"train.micro_batch_size={batch}",
+        "eval.every=0",
+        "eval.at_start=false",
+        "checkpoint.every=0",
+        "logging.tensorboard=false",
+        "logging.progress=false",
+    ]
+
+
+def build_trainer(spec: RunSpec) -> GRPOTrainer:
+    """The trainer `rethinker train tiny <overrides>` would build, with EOS blocked so every response is full length."""
+    config = load_config(RLConfig, "tiny", overrides(spec))
+    trainer = GRPOTrainer(config)
+    engine = trainer.policy.engine
+    engine.blocked_ids.append(engine.eos_id)
+    return trainer
+
+
+def run(spec: RunSpec) -> RunResult:
+    """Train `spec.steps` steps and record each step's time, its parts and the tokens generated for it."""
+    torch.set_num_threads(THREADS)
+    trainer = build_trainer(spec)
+    records = []
+    try:
+        for _ in range(spec.steps):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            metrics = trainer.train_step()
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+            trainer.logger.log(trainer.step, metrics)
+            tokens = round(metrics["response/len_mean"] * metrics["batch/size"])
+            parts = {key: float(metrics[key]) for key in TIME_PARTS}
+            records.append(StepRecord(seconds, cpu_seconds, tokens, parts))
+    finally:
+        trainer.logger.close()
+        trainer.verifier.close()
+    return RunResult(spec, records, peak_rss_mb())
+
+
+def main(argv: list[str]) -> int:
+    """Run one spec and write its result where the driver asked."""
+    spec_json, result_path = argv
+    run(RunSpec.from_json(spec_json)).save(Path(result_path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,121 @@
+"""Turn the per-process results into the comparison: medians, tokens per second, peak memory, ratios, a table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from bench_common import RunResult, median_after_warmup
+
+SIDES = ("rethinker", "trl")
+
+
+def step_rates(result: RunResult, warmup: int) -> tuple[list[float], list[float]]:
+    """(seconds, generated tokens per second) of each step after the warm-up steps."""
+    kept = result.steps[warmup:]
+    return [s.seconds for s in kept], [s.generated_tokens / s.seconds for s in kept]
+
+
+def side_summary(results: Sequence[RunResult], warmup: int) -> dict[str, float]:
+    """Median step time and tokens/s over every kept step of every process of one side, and the largest peak RSS."""
+    seconds: list[float] = []
+    rates: list[float] = []
+    for result in results:
+        step_seconds, step_rate = step_rates(result, warmup)
+        seconds.extend(step_seconds)
+        rates.extend(step_rate)
+    return {
+        "step_s_median": statistics.median(seconds),
+        "cpu_s_median": statistics.median(s.cpu_seconds for r in results for s in r.steps[warmup:]),
+        "tokens_per_s_median": statistics.median(rates),
+        "tokens_per_step_median": statistics.median(s.generated_tokens for r in results for s in r.steps[warmup:]),
+        "max_rss_mb": max(r.max_rss_mb for r in results),
+        "kept_steps": float(len(seconds)),
+    }
+
+
+def paired_speedups(results: Sequence[RunResult], warmup: int, cpu: bool = False) -> list[float]:
+    """TRL / rethinker median step time (wall, or CPU) of each back-to-back pair of processes (same length, repeat)."""
+    by_side = {side: [r for r in results if r.spec.side == side] for side in SIDES}
+
+    def median_time(result: RunResult) -> float:
+        return median_after_warmup([s.cpu_seconds if cpu else s.seconds for s in result.steps], warmup)
+
+    return [
+        median_time(trl) / median_time(ours) for ours, trl in zip(by_side["rethinker"], by_side["trl"], strict=True)
+    ]
+
+
+def rethinker_breakdown(results: Sequence[RunResult], warmup: int) -> dict[str, float]:
+    """Median seconds of rethinker's step parts: generation (rollout minus reward), reward, update, and the rest."""
+    rows = [s for r in results if r.spec.side == "rethinker" for s in r.steps[warmup:]]
+    generation = [s.parts["time/rollout_s"] - s.parts["time/reward_s"] for s in rows]
+    rest = [s.seconds - s.parts["time/rollout_s"] - s.parts["time/update_s"] for s in rows]
+    return {
+        "generation_s": statistics.median(generation),
+        "reward_s": statistics.median(s.parts["time/reward_s"] for s in rows),
+        "update_s": statistics.median(s.parts["time/update_s"] for s in rows),
+        "other_s": statistics.median(rest),
+        "step_s": statistics.median(s.seconds for s in rows),
+    }
+
+
+def compare(results: Sequence[RunResult], warmup: int) -> dict[str, dict]:
+    """The summary for one response length: each side, the ratios, and rethinker's time breakdown."""
+    sides = {side: side_summary([r for r in results if r.spec.side == side], warmup) for side in SIDES}
+    ours, trl = sides["rethinker"], sides["trl"]
+    pairs = paired_speedups(results, warmup)
+    cpu_pairs = paired_speedups(results, warmup, cpu=True)
+    ratios = {
+        "step_time_trl_over_rethinker": trl["step_s_median"] / ours["step_s_median"],
+        "cpu_time_trl_over_rethinker": trl["cpu_s_median"] / ours["cpu_s_median"],
+        "paired_cpu_time_ratios": cpu_pairs,
+        "paired_cpu_time_ratio_median": statistics.median(cpu_pairs),
+        "tokens_per_s_rethinker_over_trl": ours["tokens_per_s_median"] / trl["tokens_per_s_median"],
+        "rss_trl_over_rethinker": trl["max_rss_mb"] / ours["max_rss_mb"],
+        "paired_step_time_ratios": pairs,
+        "paired_step_time_ratio_median": statistics.median(pairs),
+    }
+    return {"sides": sides, "ratios": ratios, "rethinker_breakdown": rethinker_breakdown(results, warmup)}
+
+
+def markdown_table(summary: dict[int, dict[str, dict]]) -> str:
+    """One row per (response length, side), then the ratios and rethinker's breakdown per length."""
+    lines = [
+        "| new tokens | side | median s/step | median CPU s/step | tokens/step | generated tokens/s | peak RSS (MiB) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for length, entry in sorted(summary.items()):
+        for side in SIDES:
+            row = entry["sides"][side]
+            lines.append(
+                f"| {length} | {side} | {row['step_s_median']:.3f} | {row['cpu_s_median']:.3f} | "
+                f"{row['tokens_per_step_median']:.0f} | "
+                f"{row['tokens_per_s_median']:.0f} | {row['max_rss_mb']:.0f} |"
+            )
+    lines += [
+        "",
+        "| new tokens | TRL/rethinker s/step | paired (median) | TRL/rethinker CPU s/step | paired CPU (median) "
+        "| rethinker/TRL tokens/s | TRL/rethinker RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for length, entry in sorted(summary.items()):
+        ratios = entry["ratios"]
+        lines.append(
+            f"| {length} | {ratios['step_time_trl_over_rethinker']:.2f}x | "
+            f"{ratios['paired_step_time_ratio_median']:.2f}x | {ratios['cpu_time_trl_over_rethinker']:.2f}x | "
+            f"{ratios['paired_cpu_time_ratio_median']:.2f}x | {ratios['tokens_per_s_rethinker_over_trl']:.2f}x | "
+            f"{ratios['rss_trl_over_rethinker']:.2f}x |"
+        )
+    lines += [
+        "",
+        "| new tokens | rethinker generation s | reward s | update s | other s | step s |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for length, entry in sorted(summary.items()):
+        parts = entry["rethinker_breakdown"]
+        lines.append(
+            f"| {length} | {parts['generation_s']:.3f} | {parts['reward_s']:.3f} | {parts['update_s']:.3f} | "
+            f"{parts['other_s']:.3f} | {parts['step_s']:.3f} |"
+        )
+    return "\n".join(lines)

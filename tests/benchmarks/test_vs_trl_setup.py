@@ -1,0 +1,89 @@
+"""The vs-TRL benchmark's driver logic: the alternating schedule, the rethinker overrides, medians and ratios."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_trl"
+sys.path.insert(0, str(BENCH_DIR))
+
+from bench_common import RunResult, RunSpec, StepRecord, median_after_warmup  # noqa: E402
+from rethinker_side import overrides  # noqa: E402
+from run import schedule  # noqa: E402
+from summary import compare, markdown_table  # noqa: E402
+
+from rethinker.config import RLConfig, load_config  # noqa: E402
+
+
+def result(side: str, seconds: list[float], tokens: int = 512, rss: float = 900.0) -> RunResult:
+    """A measured process with the given step times; rethinker steps carry their time parts."""
+    steps = []
+    for value in seconds:
+        step_parts = {"time/rollout_s": value * 0.6, "time/reward_s": value * 0.1, "time/update_s": value * 0.3}
+        steps.append(StepRecord(value, value / 2, tokens, step_parts if side == "rethinker" else {}))
+    return RunResult(RunSpec(side, 32, len(seconds), "model", "work"), steps, rss)
+
+
+def test_schedule_alternates_which_side_goes_first(tmp_path: Path) -> None:
+    specs = schedule([32, 128], repeats=2, steps=5, model_dir="m", work_dir=tmp_path)
+    order = [(s.max_new_tokens, s.side) for s in specs]
+    assert order == [
+        (32, "rethinker"),
+        (32, "trl"),
+        (128, "trl"),
+        (128, "rethinker"),
+        (32, "trl"),
+        (32, "rethinker"),
+        (128, "rethinker"),
+        (128, "trl"),
+    ]
+    assert len({s.work_dir for s in specs}) == len(specs)
+
+
+def test_rethinker_overrides_resolve_to_the_benchmark_settings(tmp_path: Path) -> None:
+    spec = RunSpec("rethinker", 128, 6, str(tmp_path / "model"), str(tmp_path))
+    config = load_config(RLConfig, "tiny", overrides(spec))
+    assert config.rollout.group_size * config.train.queries_per_episode == 16
+    assert config.train.micro_batch_size == 16 and config.train.update_batch_size == 0
+    assert config.rollout.max_new_tokens == 128 and config.rollout.top_k == 0 and config.rollout.top_p == 1.0
+    assert config.algo.kl_coef == 0.0 and config.algo.update_epochs == 1
+    assert config.optim.lr == pytest.approx(1e-4) and config.eval.every == 0 and config.checkpoint.every == 0
+    assert not config.data.shuffle
+
+
+def test_compare_takes_medians_after_warmup_and_the_ratios() -> None:
+    ours = [result("rethinker", [9.0, 1.0, 2.0, 3.0], rss=800.0)]
+    trl = [result("trl", [9.0, 4.0, 4.0, 8.0], rss=1000.0)]
+    summary = compare(ours + trl, warmup=1)
+    assert summary["sides"]["rethinker"]["step_s_median"] == pytest.approx(2.0)
+    assert summary["sides"]["trl"]["step_s_median"] == pytest.approx(4.0)
+    assert summary["sides"]["rethinker"]["tokens_per_s_median"] == pytest.approx(256.0)
+    assert summary["ratios"]["step_time_trl_over_rethinker"] == pytest.approx(2.0)
+    assert summary["ratios"]["tokens_per_s_rethinker_over_trl"] == pytest.approx(2.0)
+    assert summary["ratios"]["rss_trl_over_rethinker"] == pytest.approx(1.25)
+    assert summary["ratios"]["paired_step_time_ratios"] == [pytest.approx(2.0)]
+    assert summary["sides"]["trl"]["cpu_s_median"] == pytest.approx(2.0)
+    assert summary["ratios"]["paired_cpu_time_ratio_median"] == pytest.approx(2.0)
+    assert summary["rethinker_breakdown"]["generation_s"] == pytest.approx(1.0)
+    assert summary["rethinker_breakdown"]["other_s"] == pytest.approx(0.2)
+
+
+def test_table_has_a_row_per_length_and_side() -> None:
+    entry = compare([result("rethinker", [5.0, 1.0, 1.0]), result("trl", [5.0, 3.0, 3.0])], warmup=1)
+    table = markdown_table({32: entry, 128: entry})
+    assert table.count("| 32 | rethinker |") == 1 and table.count("| 128 | trl |") == 1
+    assert "| 32 | 3.00x | 3.00x | 3.00x | 3.00x |" in table
+
+
+def test_result_round_trips_through_json(tmp_path: Path) -> None:
+    original = result("rethinker", [1.5, 2.5])
+    original.save(tmp_path / "r.json")
+    assert RunResult.load(tmp_path / "r.json") == original
+
+
+def test_warmup_must_leave_steps() -> None:
+    with pytest.raises(ValueError, match="warm-up"):
+        median_after_warmup([1.0, 2.0], warmup=2)
