@@ -249,7 +249,7 @@ async function rethink() {
   const trigger = state.settings.triggers[$("trigger").value];
   const first = section("rethink-first", "First answer");
   showResponse(state.response, first, null);
-  section("rethink-trigger", "Trigger").textContent = trigger;
+  section("rethink-trigger", "Trigger").textContent = trigger.trim();
   const continuation = section("rethink-continuation", "Rethought answer");
   const verdict = section("rethink-verdict", "Did the final answer change?");
   setBusy(true);
@@ -319,6 +319,7 @@ async function init() {
       $("trigger").append(option);
     }
     $("max-tokens").max = state.settings.max_new_tokens;
+    $("max-tokens").value = Math.min(Number($("max-tokens").value), state.settings.max_new_tokens);
     const examples = await loadJson("/api/examples");
     examples.forEach((example, index) => {
       const button = document.createElement("button");
