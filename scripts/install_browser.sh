@@ -9,5 +9,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
 fi
-.venv/bin/python -m pip install --quiet "playwright>=1.49"
+.venv/bin/python -m pip install --quiet -e ".[browser]"
 echo "browser test ready: $(chromium --version), playwright $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("playwright"))')"
