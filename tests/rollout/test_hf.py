@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText
 
-from rethinker.models.processor import VisionProcessor
+from rethinker.models.processor import VisionProcessor, mm_token_type_ids
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 
@@ -32,22 +32,37 @@ def setup(tiny_dir: Path):
 
 
 def test_groups_and_logprobs_match_a_forward_pass(setup) -> None:
-    model, _, engine, prompts = setup
+    model, processor, engine, prompts = setup
+    image_id = processor.image_pad_id
     torch.manual_seed(0)
     groups = engine.generate(prompts, SamplingParams(max_new_tokens=12, n=3))
     assert [len(g) for g in groups] == [3, 3]
     for prompt, group in zip(prompts, groups, strict=True):
         for generation in group:
             ids = torch.cat([prompt.input_ids, generation.token_ids])[None]
-            with torch.no_grad():
-                logits = model(
-                    input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
-                    pixel_values=prompt.pixel_values,
-                    image_grid_thw=prompt.image_grid_thw,
-                ).logits[0, prompt.length - 1 : -1]
-            expected = torch.log_softmax(logits, -1).gather(1, generation.token_ids[:, None]).squeeze(1)
+            expected = _forward_logprobs(model, prompt, ids, generation.token_ids, mm_token_type_ids(ids, image_id))
             assert torch.allclose(expected, generation.logprobs, atol=1e-4)
+
+
+def _forward_logprobs(model, prompt, ids, targets, token_types) -> torch.Tensor:
+    with torch.no_grad():
+        logits = model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            pixel_values=prompt.pixel_values,
+            image_grid_thw=prompt.image_grid_thw,
+            mm_token_type_ids=token_types,
+        ).logits[0, prompt.length - 1 : -1]
+    return torch.log_softmax(logits, -1).gather(1, targets[:, None]).squeeze(1)
+
+
+def test_image_tokens_get_their_2d_positions(setup) -> None:
+    model, processor, engine, prompts = setup
+    torch.manual_seed(1)
+    generation = engine.generate(prompts[:1], SamplingParams(max_new_tokens=6))[0][0]
+    ids = torch.cat([prompts[0].input_ids, generation.token_ids])[None]
+    flat = _forward_logprobs(model, prompts[0], ids, generation.token_ids, None)
+    assert not torch.allclose(flat, generation.logprobs, atol=1e-4), "1D positions for image tokens went unnoticed"
 
 
 def test_same_seed_same_samples(setup) -> None:

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rethinker.curation.output import (
     annotation_values,
     check_suffix,
@@ -27,7 +25,7 @@ from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.synthetic import make_synthetic
 from rethinker.data.virl39k import VIRL39K_FILE, load_virl39k
-from rethinker.models.loading import load_model, load_processor
+from rethinker.models.loading import inference_device_and_dtype, load_model, load_processor
 from rethinker.models.prompts import TEMPLATES
 from rethinker.rewards.registry import get_reward_fn
 from rethinker.rewards.verify import Verifier
@@ -174,18 +172,10 @@ def build_annotator(
     args: argparse.Namespace, model_path: Path, examples: list[Example], verifier: Verifier
 ) -> Annotator:
     """Load the model and build the engine, prompt bank and sampling settings for the run."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if device == "cuda" else "float32")
+    device, dtype = inference_device_and_dtype("auto", args.dtype)
     model = load_model(model_path, dtype).to(device)
     processor = load_processor(model_path)
-    tokenizer = processor.tokenizer
-    engine = HFRolloutEngine(
-        model,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
-        processor.special_token_ids,
-        args.batch_queries * args.samples,
-    )
+    engine = HFRolloutEngine.for_processor(model, processor, args.batch_queries * args.samples)
     bank = PromptBank(processor, examples, args.template, args.system, args.max_prompt_tokens)
     params = SamplingParams(args.max_new_tokens, args.temperature, args.top_p, args.top_k, n=args.samples)
     return Annotator(bank, engine, get_reward_fn(args.reward), verifier, params, args.seed)

@@ -100,7 +100,7 @@ def markdown_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename, so a reader never sees half a file."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -108,7 +108,7 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _sample_line(sample: ScoredSample) -> str:
+def sample_line(sample: ScoredSample) -> str:
     """One `samples.jsonl` line: id, response, extracted answer, rule, score and details."""
     return json.dumps(asdict(sample), ensure_ascii=False, default=str)
 
@@ -127,8 +127,8 @@ def write_outputs(
         "counts": {"examples": len(examples), "scored": len(scored), "missing": rules[MISSING_RULE]},
         "rules": dict(rules.most_common()),
     }
-    _write_atomically(out_dir / "samples.jsonl", "".join(_sample_line(sample) + "\n" for sample in scored))
-    _write_atomically(out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_atomically(out_dir / "samples.jsonl", "".join(sample_line(sample) + "\n" for sample in scored))
+    write_atomically(out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     markdown = f"# {benchmark.NAME}\n\n{markdown_table(results)}\n{benchmark.EXTRACTION_NOTE}\n"
-    _write_atomically(out_dir / "results.md", markdown)
+    write_atomically(out_dir / "results.md", markdown)
     return results

@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from rethinker.data.schema import Example
 from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
-from rethinker.eval.outputs import _write_atomically, markdown_table, write_outputs
+from rethinker.eval.outputs import markdown_table, write_atomically, write_outputs
 from rethinker.eval.records import SKIPPED_DETAIL, rethink_results, sampling_results, score_problem
 from rethinker.eval.registry import get_benchmark
 from rethinker.eval.responses import PromptStyle, ResponseGenerator
 from rethinker.eval.samples_log import SAMPLES_FILE, SETTINGS_FILE, append_samples, check_settings, read_finished
-from rethinker.models.loading import load_model, load_processor
+from rethinker.models.loading import inference_device_and_dtype, load_model, load_processor
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.rollout.triggers import BARE_WAIT
@@ -101,20 +101,12 @@ class EvalSettings:
 
 def load_generator(settings: EvalSettings) -> ResponseGenerator:
     """Load the model and processor and build the batched HF generator for `settings`."""
-    cuda = torch.cuda.is_available()
-    device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
-    dtype = settings.dtype if settings.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    device, dtype = inference_device_and_dtype(settings.device, settings.dtype)
     path = resolve_model_path(settings.model)
     model = load_model(path, dtype).to(device)
     processor = load_processor(path, settings.min_pixels, settings.max_pixels)
     tokenizer = processor.tokenizer
-    engine = HFRolloutEngine(
-        model,
-        tokenizer.eos_token_id,
-        tokenizer.pad_token_id,
-        processor.special_token_ids,
-        settings.batch_size * settings.samples,
-    )
+    engine = HFRolloutEngine.for_processor(model, processor, settings.batch_size * settings.samples)
     trigger_tokens = len(tokenizer.encode(BARE_WAIT, add_special_tokens=False)) if settings.rethink else None
     max_prompt_tokens = settings.max_prompt_tokens or default_prompt_limit(
         model.config.get_text_config().max_position_embeddings, settings.max_new_tokens, trigger_tokens
@@ -168,9 +160,9 @@ def write_report(out: Path, benchmark: Benchmark, results: dict[str, Any]) -> No
     """Rewrite `results.json` and `results.md` with the extended results (sampling, rethinking, settings)."""
     table = markdown_table(results)
     settings = "\n".join(f"- {key}: {value!r}" for key, value in results["generation"].items())
-    _write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_atomically(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     markdown = f"# {benchmark.NAME}\n\n{table}\n## Generation\n\n{settings}\n\n{benchmark.EXTRACTION_NOTE}\n"
-    _write_atomically(out / "results.md", markdown)
+    write_atomically(out / "results.md", markdown)
 
 
 def run_eval(settings: EvalSettings) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.eval.benchmarks.base import ScoredSample
-from rethinker.eval.outputs import _sample_line
+from rethinker.eval.outputs import sample_line
 
 SAMPLES_FILE = "samples.jsonl"
 SETTINGS_FILE = "run_settings.json"
@@ -65,7 +65,7 @@ def read_finished(path: Path) -> dict[str, ScoredSample]:
 def append_samples(path: Path, samples: Sequence[ScoredSample]) -> None:
     """Append one line per sample and force it to disk, so a crash right after loses none of them."""
     with Path(path).open("a", encoding="utf-8") as handle:
-        handle.writelines(_sample_line(sample) + "\n" for sample in samples)
+        handle.writelines(sample_line(sample) + "\n" for sample in samples)
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -39,6 +39,15 @@ def load_model(path: Path, dtype: str = "float32", trust_remote_code: bool = Fal
     )
 
 
+def inference_device_and_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """Resolve 'auto': CUDA with bfloat16 when a GPU is present, else CPU with float32."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, dtype
+
+
 def load_processor(path: Path, min_pixels: int | None = None, max_pixels: int | None = None) -> VisionProcessor:
     """The project's processor for a checkpoint, optionally overriding its pixel bounds."""
     return VisionProcessor.from_pretrained(path, min_pixels=min_pixels, max_pixels=max_pixels)

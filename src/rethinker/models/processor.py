@@ -21,6 +21,14 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2VLImagePro
 IMAGE_PAD = "<|image_pad|>"
 
 
+def mm_token_type_ids(input_ids: torch.Tensor, image_token_id: int) -> torch.Tensor:
+    """1 where an image token stands, else 0: Qwen-VL models need it to give image tokens their 2D (mRoPE) positions.
+
+    Without it, transformers gives image tokens plain 1D positions, unlike those real checkpoints were trained with.
+    """
+    return (input_ids == image_token_id).long()
+
+
 class PromptTooLongError(ValueError):
     """A prompt (image tokens included) exceeds the allowed length; it must be skipped, never truncated."""
 

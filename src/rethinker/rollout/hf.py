@@ -15,7 +15,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from rethinker.models.processor import PromptInputs
+from rethinker.models.processor import PromptInputs, VisionProcessor, mm_token_type_ids
 from rethinker.rollout.base import Generation, SamplingParams
 
 
@@ -58,7 +58,7 @@ class BlockTokens(LogitsProcessor):
         return scores
 
 
-def collate_prompts(prompts: Sequence[PromptInputs], pad_id: int) -> dict[str, torch.Tensor]:
+def collate_prompts(prompts: Sequence[PromptInputs], pad_id: int, image_token_id: int) -> dict[str, torch.Tensor]:
     """Left-pad prompts into one batch, concatenating their images' pixels and grids in order."""
     width = max(p.length for p in prompts)
     input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -71,6 +71,7 @@ def collate_prompts(prompts: Sequence[PromptInputs], pad_id: int) -> dict[str, t
     if with_images:
         batch["pixel_values"] = torch.cat([p.pixel_values for p in with_images])
         batch["image_grid_thw"] = torch.cat([p.image_grid_thw for p in with_images])
+        batch["mm_token_type_ids"] = mm_token_type_ids(input_ids, image_token_id)
     return batch
 
 
@@ -85,6 +86,12 @@ class HFRolloutEngine:
         self.pad_id = pad_id
         self.blocked_ids = [i for i in blocked_ids if i != eos_id]
         self.batch_size = batch_size
+
+    @classmethod
+    def for_processor(cls, model: PreTrainedModel, processor: VisionProcessor, batch_size: int = 64) -> HFRolloutEngine:
+        """An engine whose EOS, padding and blocked tokens come from the checkpoint's processor."""
+        tokenizer = processor.tokenizer
+        return cls(model, tokenizer.eos_token_id, tokenizer.pad_token_id, processor.special_token_ids, batch_size)
 
     def sync_weights(self) -> None:
         """Nothing to do: generation uses the trainer's model object."""
@@ -115,7 +122,7 @@ class HFRolloutEngine:
 
     @torch.no_grad()
     def _generate_batch(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[Generation]:
-        batch = collate_prompts(prompts, self.pad_id)
+        batch = collate_prompts(prompts, self.pad_id, self.model.config.image_token_id)
         device = self.model.device
         batch = {k: v.to(device) for k, v in batch.items()}
         recorder = RecordLogprobs(params.temperature)

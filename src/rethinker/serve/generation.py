@@ -176,7 +176,7 @@ class Generator:
         blocked = [i for i in self.processor.special_token_ids if i != self.eos_id]
         if job.ignore_eos:
             blocked.append(self.eos_id)
-        batch = collate_prompts([job.prompt] * job.params.n, self.pad_id)
+        batch = collate_prompts([job.prompt] * job.params.n, self.pad_id, self.model.config.image_token_id)
         batch = {key: value.to(self.model.device) for key, value in batch.items()}
         streamer = ChoiceStreamer(job.params.n, self.eos_id, self.processor.decode, job.emit)
         self.model.generate(

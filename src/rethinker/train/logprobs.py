@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel
 
+from rethinker.models.processor import mm_token_type_ids
 from rethinker.train.samples import Sample
 
 PixelFn = Callable[[int], tuple[torch.Tensor | None, torch.Tensor | None]]
@@ -80,6 +81,7 @@ def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: fl
     if batch.pixel_values is not None:
         inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
         inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
+        inputs["mm_token_type_ids"] = mm_token_type_ids(inputs["input_ids"], model.config.image_token_id)
     logits = model(**inputs).logits[:, :-1].float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature

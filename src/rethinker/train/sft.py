@@ -17,6 +17,7 @@ from transformers import PreTrainedModel
 
 from rethinker.config import dump_config
 from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.models.processor import mm_token_type_ids
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream
@@ -53,6 +54,7 @@ def trained_nll_sum(model: PreTrainedModel, batch: SFTBatch, autocast: str | Non
     if batch.pixel_values is not None:
         inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
         inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
+        inputs["mm_token_type_ids"] = mm_token_type_ids(inputs["input_ids"], model.config.image_token_id)
     targets = batch.trained[:, 1:].to(device)
     with torch.autocast(device.type, dtype=DTYPES[autocast] if autocast else None, enabled=autocast is not None):
         hidden = model.model(**inputs).last_hidden_state
