@@ -147,6 +147,14 @@ class LoggingConfig(Strict):
     progress: bool = True
 
 
+class DistributedConfig(Strict):
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: NCCL with GPUs, else gloo.")
+    timeout_s: float = Field(7200.0, gt=0, description="Collective timeout; rank 0 evaluates while the others wait.")
+    seed_per_query: bool = Field(
+        False, description="Seed sampling per query (always on under torchrun, so sharding keeps the samples)."
+    )
+
+
 class RLConfig(Strict):
     """Everything one RL run needs; `rethinker train` resolves it from a preset, a YAML file and overrides."""
 
@@ -167,6 +175,7 @@ class RLConfig(Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
     @model_validator(mode="after")
     def _stages_cover_training(self) -> RLConfig:

@@ -72,5 +72,8 @@ def latest_checkpoint(checkpoints_dir: Path) -> Path | None:
 
 
 def load_trainer_state(checkpoint: Path) -> dict[str, Any]:
-    """The trainer state saved beside a checkpoint's weights (tensors and plain values only; nothing is unpickled)."""
-    return torch.load(Path(checkpoint) / TRAINER_STATE, map_location="cpu", weights_only=True)
+    """The trainer state saved beside a checkpoint's weights (tensors and plain values only; nothing is unpickled).
+
+    Memory-mapped, so the ranks of a distributed resume do not each hold a full copy of the optimizer state.
+    """
+    return torch.load(Path(checkpoint) / TRAINER_STATE, map_location="cpu", weights_only=True, mmap=True)

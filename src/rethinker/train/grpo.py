@@ -12,15 +12,27 @@ import torch
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config
-from rethinker.models.processor import PromptTooLongError
+from rethinker.models.processor import PromptInputs, PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
-from rethinker.rollout.base import SamplingParams
+from rethinker.rollout.base import Generation, SamplingParams
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
+from rethinker.train.distributed import (
+    SilentLogger,
+    barrier,
+    copy_weights,
+    gather_lists,
+    init_distributed,
+    load_optimizer_state,
+    mean_across_ranks,
+    optimizer_state,
+    shard_bounds,
+    shutdown,
+)
 from rethinker.train.evaluate import evaluate
 from rethinker.train.logprobs import collate, response_logprobs
 from rethinker.train.optim import build_optimizer
@@ -47,10 +59,15 @@ class GRPOTrainer:
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(dump_config(config))
+        self.dist = init_distributed(config.distributed.backend, config.distributed.timeout_s)
+        self.seed_per_query = config.distributed.seed_per_query or self.dist.active
+        if self.dist.world_size > config.train.queries_per_episode:
+            raise ValueError(f"{self.dist.world_size} ranks need train.queries_per_episode >= {self.dist.world_size}")
+        if self.dist.is_main:
+            (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = latest_checkpoint(self.run_dir / "checkpoints") if config.resume else None
-        self.policy: Policy = load_policy(config, checkpoint)
+        self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt
         self.train_bank = PromptBank(
@@ -77,15 +94,19 @@ class GRPOTrainer:
         self.step = 0
         self.skipped_prompts = 0
         self.samples_generated = 0
-        self.logger = MetricsLogger(
-            self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
+        self.logger = (
+            MetricsLogger(
+                self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
+            )
+            if self.dist.is_main
+            else SilentLogger()
         )
         if checkpoint is not None:
             self._restore(checkpoint)
 
     def _restore(self, checkpoint: Path) -> None:
         state = load_trainer_state(checkpoint)
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.stream.position = int(state["data_position"])
         self.step = int(state["step"])
@@ -103,7 +124,7 @@ class GRPOTrainer:
     def _state(self) -> dict:
         return {
             "step": self.step,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": optimizer_state(self.optimizer, keep=self.dist.is_main),
             "scheduler": self.scheduler.state_dict(),
             "data_position": self.stream.position,
             "skipped_prompts": self.skipped_prompts,
@@ -119,15 +140,20 @@ class GRPOTrainer:
         """Checkpoint the model (Hugging Face format) and the trainer state at the current step.
 
         Later checkpoints copy the processor files from this one, so pruning older checkpoints never loses them.
+        Under torchrun every rank gathers the state and rank 0 alone writes it.
         """
-        path = save_checkpoint(
-            self.run_dir / "checkpoints",
-            self.step,
-            self.policy.model,
-            self.policy.source,
-            self._state(),
-            self.config.checkpoint.keep,
-        )
+        state = self._state()
+        path = self.run_dir / "checkpoints" / f"step-{self.step}"
+        if self.dist.is_main:
+            path = save_checkpoint(
+                self.run_dir / "checkpoints",
+                self.step,
+                self.policy.full_model,
+                self.policy.source,
+                state,
+                self.config.checkpoint.keep,
+            )
+        barrier()
         self.policy.source = path
         return path
 
@@ -178,19 +204,33 @@ class GRPOTrainer:
                     log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
         return chosen
 
+    def generate(self, prompts: list[PromptInputs], positions: range, round_index: int) -> list[list[Generation]]:
+        """Response groups for `prompts` (at `positions` in the episode), seeded per batch or per query."""
+        seed = step_seed(self.config.seed, self.step, round_index)
+        if not self.seed_per_query:
+            torch.manual_seed(seed)
+            return self.policy.engine.generate(prompts, self.sampling_params())
+        groups = []
+        for position, prompt in zip(positions, prompts, strict=True):
+            torch.manual_seed(step_seed(seed, position, 1))
+            groups.extend(self.policy.engine.generate([prompt], self.sampling_params()))
+        return groups
+
     def rollout(self, queries: list[int], round_index: int = 0) -> list[Sample]:
-        """Sample a group of responses per query with the current policy."""
-        torch.manual_seed(step_seed(self.config.seed, self.step, round_index))
+        """Sample a group of responses per query with the current policy (under torchrun: this rank's share)."""
+        self.samples_generated += len(queries) * self.sampling_params().n
+        start, end = shard_bounds(len(queries), self.dist.rank, self.dist.world_size)
+        queries = queries[start:end]
         prompts = [self.train_bank.get(i) for i in queries]
-        groups = self.policy.engine.generate(prompts, self.sampling_params())
+        groups = self.generate(prompts, range(start, end), round_index)
         samples = []
-        for query_index, (example_index, group) in enumerate(zip(queries, groups, strict=True)):
+        for query_index, (example_index, group) in enumerate(zip(queries, groups, strict=True), start):
             for generation in group:
                 samples.append(
                     Sample(
                         example_index=example_index,
                         query_index=query_index,
-                        prompt_ids=prompts[query_index].input_ids,
+                        prompt_ids=prompts[query_index - start].input_ids,
                         response_ids=generation.token_ids,
                         old_logprobs=generation.logprobs,
                         response_text=self.policy.processor.decode(generation.token_ids),
@@ -200,7 +240,6 @@ class GRPOTrainer:
                         born_step=self.step,
                     )
                 )
-        self.samples_generated += len(samples)
         return samples
 
     def reward(self, samples: list[Sample]) -> None:
@@ -218,7 +257,7 @@ class GRPOTrainer:
 
     def rethink(self, samples: list[Sample]) -> tuple[list[Sample], dict[str, float]]:
         """Forced rethinking: continue some responses after a trigger; accepted rethinks replace their originals."""
-        rng = random.Random(step_seed(self.config.seed, self.step, 7_777))
+        rng = random.Random(step_seed(self.config.seed, self.step, 7_777 + self.dist.rank))
         samples, metrics = self.rethinker.apply(samples, self.train_bank.get, self.reward, rng)
         accepted = [s for s in samples if s.accepted_rethink]
         if accepted:
@@ -231,7 +270,7 @@ class GRPOTrainer:
         with torch.no_grad():
             for chunk in micro_batches(samples, self.config.train.micro_batch_size):
                 batch = collate(chunk, pad_id, self.train_bank.pixels)
-                logprobs = response_logprobs(self.policy.model, batch, self.rollout_settings.temperature).cpu()
+                logprobs = response_logprobs(self.policy.full_model, batch, self.rollout_settings.temperature).cpu()
                 for row, sample in enumerate(chunk):
                     sample.old_logprobs = logprobs[row, : sample.response_length].clone()
 
@@ -246,7 +285,10 @@ class GRPOTrainer:
         return group_stats(rewards, correct, group_size)
 
     def experience(self, round_index: int = 0) -> tuple[list[Sample], dict[str, float]]:
-        """rollout -> reward -> advantages for one round of queries; returns samples and their group telemetry."""
+        """rollout -> reward -> advantages for one round of queries; returns samples and their group telemetry.
+
+        Under torchrun each rank rolls out, scores and rethinks its share; the groups are then gathered on every rank.
+        """
         samples = self.rollout(self.next_queries(), round_index)
         start = time.perf_counter()
         self.reward(samples)
@@ -254,7 +296,9 @@ class GRPOTrainer:
         if self.config.rethink.enabled:
             start = time.perf_counter()
             samples, rethink_metrics = self.rethink(samples)
-            metrics.update({**rethink_metrics, "time/rethink_s": time.perf_counter() - start})
+            metrics.update(mean_across_ranks(rethink_metrics, len(samples)))
+            metrics["time/rethink_s"] = time.perf_counter() - start
+        samples = gather_lists(samples)
         return samples, {**self.advantages(samples), **metrics}
 
     def new_episode(self) -> dict[str, float]:
@@ -304,8 +348,10 @@ class GRPOTrainer:
             grad_clip=self.config.optim.grad_clip,
             norm_len=float(self.rollout_settings.max_new_tokens),
             sft_coef=self.config.algo.sft_coef if self.config.rethink.enabled else 0.0,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
         )
-        return policy_update(
+        metrics = policy_update(
             self.policy.model,
             self.policy.ref_model,
             batch,
@@ -314,6 +360,9 @@ class GRPOTrainer:
             self.train_bank.pixels,
             settings,
         )
+        if self.policy.rollout_model is not None:
+            copy_weights(self.policy.model, self.policy.rollout_model)
+        return metrics
 
     def train_step(self) -> dict[str, float]:
         """One update: a new episode when the last one is used up, then select (replay) -> update, with telemetry."""
@@ -353,7 +402,12 @@ class GRPOTrainer:
         return metrics
 
     def evaluate(self) -> dict[str, float]:
-        """Greedy accuracy on the held-out examples; writes a sample of generations for a person to read."""
+        """Greedy accuracy on the held-out examples; writes a sample of generations for a person to read.
+
+        Under torchrun rank 0 evaluates alone (on its unsharded copy) and the other ranks get no metrics.
+        """
+        if not self.dist.is_main:
+            return {}
         max_new = self.config.eval.max_new_tokens or self.config.rollout.max_new_tokens
         return evaluate(
             self.policy,
@@ -394,3 +448,4 @@ class GRPOTrainer:
             bar.close()
             self.logger.close()
             self.verifier.close()
+            shutdown()

@@ -15,6 +15,7 @@ from rethinker.models.processor import VisionProcessor
 from rethinker.models.tiny import ensure_tiny
 from rethinker.rollout.base import RolloutEngine
 from rethinker.rollout.hf import HFRolloutEngine
+from rethinker.train.distributed import DistEnv, shard_model
 
 
 @dataclass
@@ -26,6 +27,12 @@ class Policy:
     engine: RolloutEngine
     source: Path
     ref_model: PreTrainedModel | None = None
+    rollout_model: PreTrainedModel | None = None
+
+    @property
+    def full_model(self) -> PreTrainedModel:
+        """The unsharded weights: the rollout copy under FSDP, else the trained model itself."""
+        return self.rollout_model if self.rollout_model is not None else self.model
 
 
 def resolve_model_path(path: str) -> Path:
@@ -51,8 +58,11 @@ def build_engine(config: RLConfig, model: PreTrainedModel, processor: VisionProc
     )
 
 
-def load_policy(config: RLConfig, checkpoint: Path | None = None) -> Policy:
-    """Load the policy from `checkpoint` when resuming, else from `model.path`; a reference copy iff kl_coef > 0."""
+def load_policy(config: RLConfig, checkpoint: Path | None = None, env: DistEnv | None = None) -> Policy:
+    """Load the policy from `checkpoint` when resuming, else from `model.path`; a reference copy iff kl_coef > 0.
+
+    Under torchrun the trained and reference models are FSDP-sharded and rollouts use an unsharded copy on each rank.
+    """
     source = Path(checkpoint) if checkpoint is not None else resolve_model_path(config.model.path)
     model_cfg = config.model
     model = load_model(source, model_cfg.dtype, model_cfg.trust_remote_code)
@@ -66,4 +76,11 @@ def load_policy(config: RLConfig, checkpoint: Path | None = None) -> Policy:
             load_model(ref_source, model_cfg.dtype, model_cfg.trust_remote_code) if checkpoint else copy.deepcopy(model)
         )
         ref_model.requires_grad_(False).eval()
-    return Policy(model, processor, build_engine(config, model, processor), source, ref_model)
+    if env is None or not env.active:
+        return Policy(model, processor, build_engine(config, model, processor), source, ref_model)
+    rollout_model = copy.deepcopy(model).requires_grad_(False).to(env.device)
+    if ref_model is not None:
+        ref_model = shard_model(ref_model, env.device)
+    model = shard_model(model, env.device)
+    engine = build_engine(config, rollout_model, processor)
+    return Policy(model, processor, engine, source, ref_model, rollout_model)

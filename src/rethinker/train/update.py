@@ -12,6 +12,7 @@ from rethinker.algo.kl import kl_estimate
 from rethinker.algo.losses import aggregate, policy_loss
 from rethinker.algo.nll import token_mean_nll
 from rethinker.config import AlgoConfig
+from rethinker.train.distributed import rank_chunks, sum_across_ranks
 from rethinker.train.logprobs import MicroBatch, PixelFn, collate, response_logprobs
 from rethinker.train.samples import Sample
 
@@ -27,6 +28,8 @@ class UpdateSettings:
     grad_clip: float
     norm_len: float
     sft_coef: float = 0.0
+    rank: int = 0
+    world_size: int = 1
 
 
 def micro_batches(samples: Sequence[Sample], size: int) -> list[list[Sample]]:
@@ -51,20 +54,25 @@ def policy_update(
     pixels: PixelFn,
     settings: UpdateSettings,
 ) -> dict[str, float]:
-    """Run `update_epochs` passes over `samples`, one optimizer step per pass; returns loss and gradient metrics."""
+    """Run `update_epochs` passes over `samples`, one optimizer step per pass; returns loss and gradient metrics.
+
+    Every rank passes the same global batch and computes its own micro-batches, weighted by their share of the global
+    batch, so the sum of the ranks' gradients is the single-process gradient (FSDP averages across ranks, hence the
+    loss is scaled by the world size); the metrics are summed across ranks likewise.
+    """
     algo = settings.algo
     totals = {"loss/policy": 0.0, "loss/kl": 0.0, "loss/sft": 0.0, "policy/clip_frac": 0.0, "policy/ratio_mean": 0.0}
     grad_norm = torch.tensor(0.0)
-    chunks = micro_batches(samples, settings.micro_batch_size)
+    chunks = rank_chunks(micro_batches(samples, settings.micro_batch_size), settings.rank, settings.world_size)
     total_tokens = float(sum(s.response_length for s in samples))
     sft_selected = {id(s) for s in samples if s.accepted_rethink and s.advantage > 0}
     sft_tokens = float(sum(s.response_length for s in samples if id(s) in sft_selected))
     model.train()
     for _ in range(algo.update_epochs):
         optimizer.zero_grad(set_to_none=True)
-        for chunk_samples in chunks:
+        for chunk_samples, scale in chunks:
             batch = collate(chunk_samples, settings.pad_id, pixels)
-            weight = share(batch, total_tokens, len(samples), algo.loss_agg)
+            weight = share(batch, total_tokens, len(samples), algo.loss_agg) * scale
             logp = response_logprobs(model, batch, settings.temperature)
             device = logp.device
             mask = batch.response_mask.to(device)
@@ -94,15 +102,15 @@ def policy_update(
                 )
                 chunk_sft_tokens = float((mask * selected[:, None]).sum())
                 if chunk_sft_tokens > 0:
-                    nll = token_mean_nll(logp, mask, selected) * (chunk_sft_tokens / sft_tokens)
+                    nll = token_mean_nll(logp, mask, selected) * (chunk_sft_tokens / sft_tokens) * scale
                     total = total + settings.sft_coef * nll
                     totals["loss/sft"] += settings.sft_coef * nll.item()
-            total.backward()
+            (total * settings.world_size).backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
     scheduler.step()
     epochs = algo.update_epochs
-    metrics = {key: value / epochs for key, value in totals.items()}
-    metrics["grad_norm"] = float(grad_norm)
+    metrics = {key: value / epochs for key, value in sum_across_ranks(totals).items()}
+    metrics["grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
     metrics["lr"] = scheduler.get_last_lr()[0]
     return metrics
