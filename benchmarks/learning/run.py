@@ -11,13 +11,16 @@ import time
 from pathlib import Path
 
 
-def run_seed(seed: int, out: Path, overrides: list[str]) -> dict:
-    """Train the default preset with one seed; return start/end held-out accuracy and wall time."""
+def start_seed(seed: int, out: Path, overrides: list[str]) -> tuple[subprocess.Popen, float]:
+    """Start training the default preset with one seed; returns the process and its start time."""
     run_dir = out / f"seed-{seed}"
     command = [sys.executable, "-m", "rethinker.cli", "train", f"seed={seed}", f"run_dir={run_dir}", *overrides]
-    start = time.perf_counter()
-    subprocess.run(command, check=True)
-    wall = time.perf_counter() - start
+    return subprocess.Popen([*command, "logging.progress=false"]), time.perf_counter()
+
+
+def read_seed(seed: int, out: Path, wall: float) -> dict:
+    """Start/end held-out accuracy, the curve, training seconds and wall time of one finished seed."""
+    run_dir = out / f"seed-{seed}"
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     evals = [(row["step"], row["eval/acc"]) for row in rows if "eval/acc" in row]
     train_seconds = sum(row.get("time/step_s", 0.0) for row in rows)
@@ -36,9 +39,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("runs/learning"))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at the same time (each shares the cores)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args()
-    results = [run_seed(int(seed), args.out, args.overrides) for seed in args.seeds.split(",")]
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    results = []
+    for group in range(0, len(seeds), args.jobs):
+        started = {seed: start_seed(seed, args.out, args.overrides) for seed in seeds[group : group + args.jobs]}
+        for seed, (process, start) in started.items():
+            if process.wait() != 0:
+                raise SystemExit(f"seed {seed} failed with exit code {process.returncode}")
+            results.append(read_seed(seed, args.out, time.perf_counter() - start))
     gains = [r["acc_end"] - r["acc_start"] for r in results]
     summary = {
         "runs": results,
