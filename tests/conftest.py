@@ -1,9 +1,15 @@
-"""Shared fixtures: the tiny model built once per session, a private cache, and small RL configs for trainer tests."""
+"""Shared fixtures: the tiny model built once per session, a private cache, and small RL configs for trainer tests.
+
+Tests run torch single-threaded (unless OMP_NUM_THREADS says otherwise): the tiny model gains nothing from threads,
+and on a shared 2-core machine threaded torch slows down by an order of magnitude.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +21,8 @@ from rethinker.config import RLConfig, load_config
 from rethinker.models.loading import cache_dir
 from rethinker.models.tiny import ensure_tiny
 from rethinker.train.checkpoint import copy_processor_files
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,6 +46,7 @@ def small_config(run_dir: Path, *overrides: str) -> RLConfig:
     """The tiny preset shrunk to seconds per step, with the parity plug-in reward."""
     base = [
         f"run_dir={run_dir}",
+        "model.path=tiny-random",
         "data.synthetic.train_size=64",
         "data.synthetic.eval_size=8",
         "data.synthetic.families=[count, count_color, compare, sum_count, max_color]",
