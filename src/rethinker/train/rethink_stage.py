@@ -83,7 +83,9 @@ class RethinkStage:
             trigger = choose_trigger(self.config.trigger_rule, sample.correct, rng, triggers)
             cut = choose_cut(self.config.cut_prob, rng)
             prefix = prefix_ids(self.processor, sample, trigger, cut)
-            attempts.append(Attempt(index, prefix, len(self.processor.tokenizer.encode(trigger))))
+            attempts.append(
+                Attempt(index, prefix, len(self.processor.tokenizer.encode(trigger, add_special_tokens=False)))
+            )
         return attempts
 
     def apply(
