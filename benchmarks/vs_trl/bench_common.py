@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -99,3 +100,10 @@ def median_after_warmup(values: list[float], warmup: int) -> float:
     if not kept:
         raise ValueError(f"no values left after {warmup} warm-up steps out of {len(values)}")
     return statistics.median(kept)
+
+
+def side_main(run: Callable[[RunSpec], RunResult], argv: list[str]) -> int:
+    """Entry point of a side process: run the spec given as JSON and write its result where the driver asked."""
+    spec_json, result_path = argv
+    run(RunSpec.from_json(spec_json)).save(Path(result_path))
+    return 0

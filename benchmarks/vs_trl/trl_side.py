@@ -33,6 +33,7 @@ from bench_common import (
     StepRecord,
     peak_rss_mb,
     prompt_text,
+    side_main,
     train_examples,
 )
 
@@ -158,12 +159,5 @@ def run(spec: RunSpec) -> RunResult:
     return RunResult(spec, records, peak_rss_mb())
 
 
-def main(argv: list[str]) -> int:
-    """Run one spec and write its result where the driver asked."""
-    spec_json, result_path = argv
-    run(RunSpec.from_json(spec_json)).save(Path(result_path))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(side_main(run, sys.argv[1:]))
