@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -22,6 +23,12 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(RLConfig, args.config, args.overrides)
     final = GRPOTrainer(config).fit()
     print(f"final checkpoint: {final}")
+    metrics = Path(config.run_dir) / "metrics.jsonl"
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    evals = [(row["step"], row["eval/acc"]) for row in rows if "eval/acc" in row]
+    if evals:
+        (first_step, first), (last_step, last) = evals[0], evals[-1]
+        print(f"held-out accuracy: {first:.3f} at step {first_step} -> {last:.3f} at step {last_step}")
     return 0
 
 
