@@ -1,0 +1,93 @@
+"""Stage 2 with and without forced rethinking from the same start: held-out accuracy, spontaneous rethinking, and the
+gain from test-time forced rethinking ("\\n\\nWait" appended after the answer, then continued)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from rethinker.data.synthetic import make_synthetic
+from rethinker.models.loading import load_model, load_processor
+from rethinker.rewards.extract import count_waits
+from rethinker.rewards.registry import get_reward_fn, score_batch
+from rethinker.rewards.verify import Verifier
+from rethinker.rollout.base import SamplingParams
+from rethinker.rollout.hf import HFRolloutEngine
+from rethinker.rollout.rethinking import test_time_rethink_summary
+from rethinker.rollout.triggers import BARE_WAIT
+from rethinker.train.prompts import PromptBank
+
+VARIANTS = {"forced": "rethink.enabled=true", "plain": "rethink.enabled=false"}
+
+
+def train(name: str, out: Path, seed: int, overrides: list[str]) -> Path:
+    """Train one stage-2 variant; returns its final checkpoint."""
+    run_dir = out / name
+    command = [sys.executable, "-m", "rethinker.cli", "train", "vl-rethinker-stage2-tiny", f"run_dir={run_dir}"]
+    command += [f"seed={seed}", VARIANTS[name], "logging.progress=false", "checkpoint.every=0", *overrides]
+    subprocess.run(command, check=True)
+    return run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
+
+
+def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[str, float]:
+    """Greedy held-out accuracy, spontaneous rethinking rate, and accuracy after test-time forced rethinking."""
+    model, processor = load_model(checkpoint), load_processor(checkpoint)
+    examples = make_synthetic(size, seed, "eval", ("count",))
+    bank = PromptBank(processor, examples, "rethink", None, 1024)
+    engine = HFRolloutEngine.for_processor(model, processor, size)
+    greedy = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+    prompts = [bank.get(i) for i in range(size)]
+    first = [group[0] for group in engine.generate(prompts, greedy)]
+    trigger = torch.tensor(processor.tokenizer.encode(BARE_WAIT, add_special_tokens=False))
+    kept = [g.token_ids[:-1] if g.ended_with_eos else g.token_ids for g in first]
+    continued_prompts = [
+        replace(p, input_ids=torch.cat([p.input_ids, ids, trigger])) for p, ids in zip(prompts, kept, strict=True)
+    ]
+    second = [group[0] for group in engine.generate(continued_prompts, greedy)]
+    before_texts = [processor.decode(g.token_ids) for g in first]
+    after_texts = [
+        processor.decode(torch.cat([ids, trigger, g.token_ids])) for ids, g in zip(kept, second, strict=True)
+    ]
+    reward = get_reward_fn("accuracy")
+    with Verifier() as verifier:
+        before = [r.correct for r in score_batch(reward, before_texts, examples, verifier)]
+        after = [r.correct for r in score_batch(reward, after_texts, examples, verifier)]
+    summary = test_time_rethink_summary(before, after)
+    summary["spontaneous_rethink_frac"] = sum(count_waits(t) > 0 for t in before_texts) / size
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("runs/rethinking"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--probe-size", type=int, default=200)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("overrides", nargs="*", help="key=value overrides for both runs")
+    args = parser.parse_args()
+    results = {}
+    for name in VARIANTS:
+        checkpoint = train(name, args.out, args.seed, args.overrides)
+        results[name] = probe(checkpoint, args.seed, args.probe_size, args.max_new_tokens)
+        print(name, json.dumps(results[name]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(results, indent=2))
+    print(
+        "| stage 2 | held-out acc | after test-time rethinking | wrong->right | right->wrong | spontaneous rethinking |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['acc_before']:.3f} | {r['acc_after']:.3f} | {r['wrong_to_right']:.3f} |"
+            f" {r['right_to_wrong']:.3f} | {r['spontaneous_rethink_frac']:.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
