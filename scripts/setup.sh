@@ -10,7 +10,8 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
 else
-  .venv/bin/python -m pip install --quiet "torch==2.13.0" --extra-index-url https://download.pytorch.org/whl/cpu
+  .venv/bin/python -m pip install --quiet --retries 0 --timeout 15 "torch==2.13.0" \
+    --extra-index-url https://download.pytorch.org/whl/cpu
   .venv/bin/python -m pip install --quiet -e ".[dev]"
 fi
 echo "rethinker installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
