@@ -5,13 +5,13 @@ import random
 import pytest
 
 import rethinker.rollout.rethinking as rethinking
+from rethinker.rewards.extract import count_waits
 from rethinker.rollout.rethinking import (
     RethinkConfig,
     RethinkRecord,
     accept,
     cap_per_query,
     choose_for_rethinking,
-    count_waits,
     eligible,
     replace_in_group,
     rethink_metrics,

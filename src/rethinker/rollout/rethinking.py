@@ -7,7 +7,6 @@ Defaults follow the paper; the authors' released-code rules are switches (see `R
 from __future__ import annotations
 
 import random
-import re
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -140,14 +139,6 @@ def replace_in_group(group: Sequence[T], replacements: Mapping[int, T]) -> list[
         if not 0 <= index < len(group):
             raise IndexError(f"replacement index {index} outside a group of {len(group)}")
     return [replacements.get(index, member) for index, member in enumerate(group)]
-
-
-_WAIT = re.compile(r"\bwait\b", re.IGNORECASE)
-
-
-def count_waits(text: str) -> int:
-    """Number of whole-word, case-insensitive "wait"s in a text ("Wait," counts; "waiting" and "await" do not)."""
-    return sum(1 for _ in _WAIT.finditer(text))
 
 
 @dataclass(frozen=True)
