@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +51,8 @@ def finite_number(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def parse_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a `metrics.jsonl`, by step; a later row for a step replaces an earlier one (a resumed run)."""
-    by_step: dict[int, dict[str, Any]] = {}
+def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank JSONL line; a malformed line is an error naming the file and the line."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -62,10 +63,17 @@ def parse_metrics(path: Path) -> list[dict[str, Any]]:
                 raise RunError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
             if not isinstance(row, dict):
                 raise RunError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-            step = finite_number(row.get("step"))
-            if step is None or step != int(step):
-                raise RunError(f"{path} line {number}: 'step' must be an integer, got {row.get('step')!r}")
-            by_step[int(step)] = {**row, "step": int(step)}
+            yield number, row
+
+
+def parse_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a `metrics.jsonl`, by step; a later row for a step replaces an earlier one (a resumed run)."""
+    by_step: dict[int, dict[str, Any]] = {}
+    for number, row in json_objects(path):
+        step = finite_number(row.get("step"))
+        if step is None or step != int(step):
+            raise RunError(f"{path} line {number}: 'step' must be an integer, got {row.get('step')!r}")
+        by_step[int(step)] = {**row, "step": int(step)}
     return [by_step[step] for step in sorted(by_step)]
 
 
@@ -95,18 +103,4 @@ def latest_samples_file(run_dir: Path) -> Path | None:
 
 def read_samples(path: Path, limit: int) -> list[dict[str, Any]]:
     """The first `limit` generation records of a samples file; a malformed line is an error naming file and line."""
-    records: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if len(records) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise RunError(f"{path} line {number}: expected a JSON object, got {type(record).__name__}")
-            records.append(record)
-    return records
+    return [record for _, record in itertools.islice(json_objects(path), max(limit, 0))]
