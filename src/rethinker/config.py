@@ -71,7 +71,17 @@ class RolloutConfig(Strict):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     top_k: int = Field(0, ge=0)
     max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, description="Sequences generated at once (vLLM: max_num_seqs).")
+    vllm_gpu_memory_utilization: float = Field(
+        0.4, gt=0.0, le=1.0, description="vLLM: share of GPU memory for its weights and KV cache (training shares it)."
+    )
+    vllm_sleep_level: Literal[0, 1, 2] = Field(
+        1, description="vLLM: free GPU memory during updates; 1 keeps weights in host RAM, 2 drops them, 0 never."
+    )
+    vllm_max_model_len: int | None = Field(
+        None, ge=1, description="vLLM: prompt + response token limit; None = the checkpoint's own."
+    )
+    vllm_max_images_per_prompt: int = Field(4, ge=1, description="vLLM: most images one prompt may hold.")
 
 
 class RewardConfig(Strict):

@@ -15,6 +15,7 @@ from rethinker.models.processor import VisionProcessor
 from rethinker.models.tiny import ensure_tiny
 from rethinker.rollout.base import RolloutEngine
 from rethinker.rollout.hf import HFRolloutEngine
+from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings, check_logprob_temperatures
 from rethinker.train.distributed import DistEnv, shard_model
 
 
@@ -52,7 +53,20 @@ def build_engine(config: RLConfig, model: PreTrainedModel, processor: VisionProc
     """The rollout engine named by `rollout.engine`."""
     tokenizer = processor.tokenizer
     if config.rollout.engine == "vllm":
-        raise NotImplementedError("rollout.engine=vllm is not available yet; use rollout.engine=hf")
+        rollout = config.rollout
+        check_logprob_temperatures([rollout.temperature, *(s.temperature for s in config.stages)])
+        settings = VLLMSettings(
+            model_path=model.name_or_path,
+            dtype=config.model.dtype,
+            gpu_memory_utilization=rollout.vllm_gpu_memory_utilization,
+            sleep_level=rollout.vllm_sleep_level,
+            max_num_seqs=rollout.batch_size,
+            max_images_per_prompt=rollout.vllm_max_images_per_prompt,
+            max_model_len=rollout.vllm_max_model_len,
+            seed=config.seed,
+            trust_remote_code=config.model.trust_remote_code,
+        )
+        return VLLMRolloutEngine.create(settings, model, processor)
     return HFRolloutEngine(
         model, tokenizer.eos_token_id, tokenizer.pad_token_id, processor.special_token_ids, config.rollout.batch_size
     )
