@@ -50,6 +50,9 @@ class DataConfig(Strict):
     passrate_column: str | None = None
     passrate_interval: str | None = None
     shuffle: bool = True
+    pixel_cache_mb: int = Field(
+        256, ge=0, description="Host RAM kept for reusing processed pixel tensors, in MiB (token ids are cached apart)."
+    )
 
     @model_validator(mode="after")
     def _needs_path(self) -> DataConfig:
