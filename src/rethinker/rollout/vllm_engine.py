@@ -12,8 +12,9 @@ where `logprobs_mode` exists). vLLM is an optional extra and is imported only wh
 - Images. `PromptInputs` holds each `<|image_pad|>` expanded to its image's token count, while vLLM expects one
   placeholder per image and expands it itself; each run of image pads is collapsed to one. vLLM's Qwen-VL input
   parser takes images (or precomputed embeddings), not patch pixels, so the images are rebuilt from the prompt's
-  pixels: the processor's resize already happened, and the inverse of rescale + normalise + patchify is exact to the
-  8-bit pixel, so vLLM, given the same pixel bounds, computes the same grid and the same image tokens.
+  pixels: the processor's resize already happened and the inverse of rescale + normalise + patchify is exact to the
+  8-bit pixel (the trainer's processor maps the rebuilt images back to identical pixels), so vLLM, given the same
+  pixel bounds, computes the same grid and image-token count.
 - Special tokens. Like the HF engine, every special token except EOS is blocked (vLLM `bad_words`, one token each).
 - Continuations. A prompt whose ids already hold a partial response plus a trigger is sent as those exact token ids;
   vLLM continues that sequence.
