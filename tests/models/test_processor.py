@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from tokenizers import Tokenizer, models
+from transformers import PreTrainedTokenizerFast
 
 from rethinker.data.schema import Example
-from rethinker.models.processor import PromptTooLongError, VisionProcessor
+from rethinker.models.processor import PromptTooLongError, VisionProcessor, processor_mismatches
 from rethinker.models.prompts import TEMPLATES, build_messages, resolve_template
 
 
@@ -68,3 +70,18 @@ def test_templates_and_system_prompts() -> None:
     assert "self-verification" in TEMPLATES["rethink"]
     with pytest.raises(ValueError, match="neither"):
         resolve_template("no placeholder here")
+
+
+def test_mismatches_with_the_model_config_are_named(processor: VisionProcessor) -> None:
+    matching = {"vision_config": {"patch_size": 14, "spatial_merge_size": 2}, "image_token_id": processor.image_pad_id}
+    assert processor_mismatches(matching, processor.image_processor, processor.image_pad_id) == []
+    other = {"vision_config": {"patch_size": 16, "spatial_merge_size": 2}, "image_token_id": processor.image_pad_id + 1}
+    problems = processor_mismatches(other, processor.image_processor, processor.image_pad_id)
+    assert [p.split(":")[0] for p in problems] == ["patch_size", "image_token_id"]
+
+
+def test_a_tokenizer_without_the_image_token_is_refused(processor: VisionProcessor) -> None:
+    plain = Tokenizer(models.WordLevel({"[UNK]": 0, "dots": 1}, unk_token="[UNK]"))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=plain, unk_token="[UNK]")
+    with pytest.raises(ValueError, match="image_pad"):
+        VisionProcessor(tokenizer, processor.image_processor)

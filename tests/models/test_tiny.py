@@ -1,16 +1,25 @@
-"""The tiny model is a real Qwen2.5-VL that plain transformers loads and that generates."""
+"""The tiny model is a real Qwen-VL that plain transformers loads and that generates; each family's config is right."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
 from rethinker.models.processor import VisionProcessor
-from rethinker.models.tiny import SPECIAL_TOKENS, TinySpec, model_config, train_tokenizer
+from rethinker.models.tiny import (
+    FAMILIES,
+    SPECIAL_TOKENS,
+    TinySpec,
+    family_of,
+    model_config,
+    mrope_section,
+    train_tokenizer,
+)
 
 
 def test_plain_transformers_loads_and_generates(tiny_dir: Path) -> None:
@@ -53,3 +62,31 @@ def test_special_token_ids_match_the_model_config() -> None:
     assert config.text_config.vocab_size == len(tokenizer)
     section = config.text_config.rope_parameters["mrope_section"]
     assert sum(section) == TinySpec().text_hidden // TinySpec().text_heads // 2
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_config_matches_the_tokenizer_and_its_rotary_layout(family: str) -> None:
+    tokenizer = train_tokenizer(["I count 3 dots. \\boxed{3}"] * 20, vocab_size=60)
+    spec = FAMILIES[family].spec
+    config = model_config(spec, tokenizer, family)
+    assert config.model_type == family
+    assert config.image_token_id == tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert config.text_config.vocab_size == len(tokenizer)
+    assert config.vision_config.patch_size == spec.patch_size
+    rope = config.text_config.rope_parameters
+    half_head = spec.text_hidden // spec.text_heads // 2
+    assert sum(rope["mrope_section"]) == half_head
+    assert rope.get("mrope_interleaved", False) == (family == "qwen3_vl")
+
+
+def test_mrope_sections_reproduce_the_released_checkpoints() -> None:
+    assert mrope_section(64, interleaved=False) == [16, 24, 24]
+    assert mrope_section(64, interleaved=True) == [24, 20, 20]
+    for half in (8, 16, 32, 64):
+        temporal, height, width = mrope_section(half, interleaved=True)
+        assert temporal + height + width == half and 3 * max(height, width) <= half
+
+
+def test_unknown_family_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="qwen3_vl"):
+        family_of("llava")

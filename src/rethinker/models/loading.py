@@ -1,4 +1,4 @@
-"""Load a policy (model + processor) from a local checkpoint directory, or the built-in tiny model."""
+"""Load a policy (model + processor) of any supported Qwen-VL family from a local checkpoint directory."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def check_checkpoint(path: Path) -> str:
     """The model type of a local checkpoint directory; a clear error when it is missing or unsupported."""
     config_file = Path(path) / "config.json"
     if not config_file.is_file():
-        raise FileNotFoundError(f"{path}: no config.json; model.path must be a local checkpoint directory or 'tiny'")
+        raise FileNotFoundError(
+            f"{path}: no config.json; model.path must be a local checkpoint directory, 'tiny' or a 'tiny-random' name"
+        )
     model_type = json.loads(config_file.read_text()).get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(f"{config_file}: model_type {model_type!r} is not one of {SUPPORTED_MODEL_TYPES}")

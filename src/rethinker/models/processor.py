@@ -4,6 +4,10 @@ transformers' Qwen-VL `AutoProcessor` also builds a video processor that needs t
 images, so the project pairs the checkpoint's tokenizer with the Pillow-backed Qwen2-VL image processor and expands
 `<|image_pad|>` itself. Saved checkpoints keep the standard files, so plain `AutoProcessor` still loads them wherever
 torchvision exists.
+
+Qwen2-VL, Qwen2.5-VL and Qwen3-VL share this image processor, the `<|image_pad|>` token and the image-token count
+(grid cells / merge_size**2); they differ in patch size (14, or 16 for Qwen3-VL) and normalisation, which come from
+the checkpoint's `preprocessor_config.json` and are checked against its model config.
 """
 
 from __future__ import annotations
@@ -27,6 +31,28 @@ def mm_token_type_ids(input_ids: torch.Tensor, image_token_id: int) -> torch.Ten
     Without it, transformers gives image tokens plain 1D positions, unlike those real checkpoints were trained with.
     """
     return (input_ids == image_token_id).long()
+
+
+def processor_mismatches(
+    model_config: dict[str, Any], image_processor: Qwen2VLImageProcessorPil, image_token_id: int
+) -> list[str]:
+    """Where a checkpoint's image processor or tokenizer disagrees with its model config (empty when they agree).
+
+    A patch or merge size from another family, or an image token id from another tokenizer, would feed the vision
+    tower wrongly shaped pixels or misplace image features; catching it at load time names the culprit.
+    """
+    vision = model_config.get("vision_config") or {}
+    pairs = (
+        ("patch_size", vision.get("patch_size"), image_processor.patch_size),
+        ("merge_size", vision.get("spatial_merge_size"), image_processor.merge_size),
+        ("temporal_patch_size", vision.get("temporal_patch_size"), image_processor.temporal_patch_size),
+        ("image_token_id", model_config.get("image_token_id"), image_token_id),
+    )
+    return [
+        f"{name}: model config says {expected}, processor has {actual}"
+        for name, expected, actual in pairs
+        if expected is not None and expected != actual
+    ]
 
 
 class PromptTooLongError(ValueError):
@@ -54,13 +80,19 @@ class VisionProcessor:
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.image_pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        if self.image_pad_id is None or self.image_pad_id == tokenizer.unk_token_id:
+            raise ValueError(f"the tokenizer has no {IMAGE_PAD} token: not a Qwen-VL tokenizer")
         self.merge_size = int(image_processor.merge_size)
 
     @classmethod
     def from_pretrained(
         cls, path: str | Path, min_pixels: int | None = None, max_pixels: int | None = None
     ) -> VisionProcessor:
-        """Load the tokenizer and image processor of a local Qwen-VL checkpoint, optionally overriding pixel bounds."""
+        """Load the tokenizer and image processor of a local Qwen-VL checkpoint, optionally overriding pixel bounds.
+
+        When the directory holds the model's `config.json`, the processor must agree with it (see
+        `processor_mismatches`), else a `ValueError` lists each disagreement.
+        """
         path = Path(path)
         tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
         config_file = path / "preprocessor_config.json"
@@ -76,7 +108,14 @@ class VisionProcessor:
                 size[edge] = int(value)
         config["size"] = size
         kept = {k: v for k, v in config.items() if not k.endswith("_type") and k != "processor_class"}
-        return cls(tokenizer, Qwen2VLImageProcessorPil(**kept))
+        processor = cls(tokenizer, Qwen2VLImageProcessorPil(**kept))
+        model_config_file = path / "config.json"
+        if model_config_file.is_file():
+            model_config = json.loads(model_config_file.read_text())
+            problems = processor_mismatches(model_config, processor.image_processor, processor.image_pad_id)
+            if problems:
+                raise ValueError(f"{path}: processor files do not match the model: {'; '.join(problems)}")
+        return processor
 
     @property
     def special_token_ids(self) -> list[int]:

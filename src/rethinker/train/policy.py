@@ -12,7 +12,7 @@ from transformers import PreTrainedModel
 from rethinker.config import RLConfig
 from rethinker.models.loading import cache_dir, load_model, load_processor
 from rethinker.models.processor import VisionProcessor
-from rethinker.models.tiny import ensure_tiny
+from rethinker.models.tiny import RANDOM_ALIASES, ensure_tiny
 from rethinker.rollout.base import RolloutEngine
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings, check_logprob_temperatures
@@ -40,12 +40,13 @@ def resolve_model_path(path: str) -> Path:
     """A checkpoint directory for `model.path`.
 
     'tiny' is the packaged warm-started tiny model (reproduced by `scripts/make_tiny_warm.sh`); 'tiny-random' builds
-    (once, in the cache) the randomly initialised one it starts from.
+    (once, in the cache) the randomly initialised Qwen2.5-VL it starts from, and 'tiny-random-qwen2-vl',
+    'tiny-random-qwen2.5-vl' and 'tiny-random-qwen3-vl' the same for each model family.
     """
     if path == "tiny":
         return Path(str(resources.files("rethinker").joinpath("assets", "tiny-warm")))
-    if path == "tiny-random":
-        return ensure_tiny(cache_dir())
+    if path in RANDOM_ALIASES:
+        return ensure_tiny(cache_dir(), family=RANDOM_ALIASES[path])
     return Path(path)
 
 
