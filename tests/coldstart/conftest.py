@@ -25,6 +25,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from rethinker.rewards.verify import Verifier
+
 TEST_PROMPTS = {
     "pseudo_cot": "COT|{question}|{answer}",
     "description": "DESC|{question}|{thinking_process}",
@@ -177,6 +179,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="session")
+def verifier() -> Iterator[Verifier]:
+    """One answer verifier for every filter test (its worker starts once); a generous limit for loaded machines."""
+    with Verifier(timeout_s=10.0) as pool:
+        yield pool
 
 
 @pytest.fixture

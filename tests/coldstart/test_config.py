@@ -43,6 +43,7 @@ def test_overrides_are_parsed_as_yaml_into_nested_keys(tmp_path: Path) -> None:
         (["outptu_dir=x"], "outptu_dir"),
         (["reasoner.max_attempts=0"], "reasoner.max_attempts"),
         (["prompts.reasoning=no placeholders"], "{description}"),
+        (["filters.verify_timeout_s=0"], "filters.verify_timeout_s"),
     ],
 )
 def test_bad_keys_and_values_are_named(tmp_path: Path, overrides: list[str], named: str) -> None:

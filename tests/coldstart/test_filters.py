@@ -1,4 +1,4 @@
-"""Stage-4 rules on hand-written reasoning texts."""
+"""Stage-4 rules on hand-written reasoning texts, with answers checked by the reward package's real verifier."""
 
 from __future__ import annotations
 
@@ -8,49 +8,82 @@ import pytest
 
 from rethinker.coldstart.config import FilterConfig
 from rethinker.coldstart.filters import (
-    answers_match,
-    extract_final_answer,
+    MAX_CLAIMS,
+    ends_inside_boxed,
     filter_reasoning,
-    normalize_answer,
+    other_claims,
+    reconsideration,
     replace_description_words,
     split_reply,
+    stated_answers,
     wrap_response,
 )
+from rethinker.data.schema import Example
+from rethinker.rewards.extract import extract_answer
+from rethinker.rewards.verify import Verifier
 
 CONFIG = FilterConfig(min_reasoning_chars=20)
 THINKING = (
     "The description says the triangle has legs 3 and 4. By Pythagoras the hypotenuse is sqrt(9 + 16) = 5. "
     "So the answer is 5."
 )
+NEUTRAL_THINKING = "Reading the figure carefully and working step by step gives the value written below."
+
+
+def example(answer: str = "5", choices: tuple[str, ...] = ()) -> Example:
+    """A question about a right triangle with the given gold answer."""
+    return Example(
+        id="q",
+        question="A right triangle has legs 3 and 4. How long is its hypotenuse?",
+        answer=answer,
+        choices=choices,
+    )
 
 
 @pytest.mark.parametrize(
-    ("text", "answer", "rule"),
+    ("text", "expected"),
     [
-        ("so we get \\boxed{\\frac{1}{2}} in the end", "\\frac{1}{2}", "boxed"),
-        ("first \\boxed{3}, then \\boxed{4}", "4", "boxed"),
-        ("<answer> 12 </answer>", "12", "answer_tag"),
-        ("Work...\nFinal Answer: 7 cm\n", "7 cm", "answer_line"),
-        ("Thus the answer is 42, because it is.", "42", "answer_is"),
-        ("The correct answer is (B).", "(B)", "answer_is"),
+        ("The answer is 4. So \\boxed{5}.", ["4", "5"]),
+        ("The answer is \\boxed{5}.", ["5"]),
+        ("Final Answer: The hypotenuse is \\boxed{5} units.", ["5"]),
+        ("\\boxed{4} was a slip; the correct value is \\boxed{5}", ["4", "5"]),
+        ("Options:\nA. 3\nB. 5\n\\boxed{B}", ["B"]),
+        ("First the answer is 4. Then the answer is 5.", ["4", "5"]),
+        ("Answer: 4. Answer: 5.", ["4", "5"]),
+        ("<think>the answer is 9</think>\\boxed{5}", ["5"]),
+        ("nothing stated here", []),
     ],
 )
-def test_extract_final_answer_rules(text: str, answer: str, rule: str) -> None:
-    found = extract_final_answer(text)
-    assert found is not None
-    assert (found.answer, found.rule) == (answer, rule)
+def test_stated_answers_in_reading_order(text: str, expected: list[str]) -> None:
+    assert stated_answers(text) == expected
 
 
-def test_extract_final_answer_skips_an_unclosed_box_and_finds_nothing_in_plain_text() -> None:
-    assert extract_final_answer("the value is \\boxed{5") is None
-    assert extract_final_answer("no conclusion here") is None
+def test_other_claims_leave_out_the_final_answer_and_its_boxed_group() -> None:
+    assert other_claims("The answer is 4. So \\boxed{5}.", "5") == ["4"]
+    assert other_claims("so \\boxed{1}, \\boxed{2}", "1, 2") == []
+    many = " ".join(f"\\boxed{{{value}}} is wrong, really wrong." for value in range(20)) + " \\boxed{99}"
+    assert other_claims(many, "99") == [str(value) for value in range(20 - MAX_CLAIMS, 20)]
+
+
+def test_reconsideration_is_a_hesitation_not_followed_by_the_final_answer() -> None:
+    text = "The answer is \\boxed{5}. Hmm, actually it could be 13."
+    assert reconsideration(text, extract_answer(text)) == "actually"
+    restated = "The answer is \\boxed{4}. Wait, recomputing: the answer is \\boxed{5}."
+    assert reconsideration(restated, extract_answer(restated)) is None
+    assert reconsideration("\\boxed{5}", extract_answer("\\boxed{5}")) is None
+
+
+def test_ends_inside_boxed() -> None:
+    assert ends_inside_boxed("so \\boxed{5} and then \\boxed{\\frac{1}{")
+    assert not ends_inside_boxed("so \\boxed{\\frac{1}{2}}.")
+    assert not ends_inside_boxed("no box at all {")
 
 
 @pytest.mark.parametrize(
-    ("predicted", "gold"),
+    ("answer", "gold"),
     [
         ("$5$", "5"),
-        ("\\boxed{5}", "5.0"),
+        ("5", "5.0"),
         ("x = 5", "5"),
         ("\\dfrac{1}{2}", "0.5"),
         ("1/2", "\\frac{1}{2}"),
@@ -58,43 +91,63 @@ def test_extract_final_answer_skips_an_unclosed_box_and_finds_nothing_in_plain_t
         ("30^\\circ", "30"),
         ("7 cm", "7"),
         ("(B)", "B"),
-        ("b. 12 cm", "B"),
+        ("B. 12 cm", "B"),
         ("\\text{Yes}", "yes"),
         ("Paris.", "paris"),
+        ("0.5", "50\\%"),
     ],
 )
-def test_answers_that_match(predicted: str, gold: str) -> None:
-    assert answers_match(predicted, gold)
+def test_answers_the_reward_package_accepts_are_kept(answer: str, gold: str, verifier: Verifier) -> None:
+    content = f"The answer is \\boxed{{{answer}}}."
+    result = filter_reasoning(content, NEUTRAL_THINKING, "stop", example(gold), CONFIG, verifier)
+    assert result.reason is None, result.detail
 
 
 @pytest.mark.parametrize(
-    ("predicted", "gold"),
+    ("answer", "gold", "reason"),
     [
-        ("6", "5"),
-        ("A or B", "A"),
-        ("A, B", "A"),
-        ("C", "A"),
-        ("5 or 6", "5"),
-        ("", "5"),
-        ("0.5", "50%"),
-        ("London", "paris"),
+        ("6", "5", "wrong_answer"),
+        ("C", "A", "wrong_answer"),
+        ("b. 12 cm", "B", "wrong_answer"),
+        ("London", "paris", "wrong_answer"),
+        ("A or B", "A", "guard_hedge"),
+        ("5 or 6", "5", "guard_hedge"),
+        ("A, B", "A", "guard_hedge"),
+        ("", "5", "guard_empty"),
+        ("\\text{its hypotenuse}", "5", "wrong_answer"),
     ],
 )
-def test_answers_that_do_not_match(predicted: str, gold: str) -> None:
-    assert not answers_match(predicted, gold)
+def test_answers_the_reward_package_rejects_are_dropped(
+    answer: str, gold: str, reason: str, verifier: Verifier
+) -> None:
+    result = filter_reasoning(f"\\boxed{{{answer}}}", NEUTRAL_THINKING, "stop", example(gold), CONFIG, verifier)
+    assert (result.reason, result.response) == (reason, "")
 
 
-def test_normalize_answer_is_bounded_on_huge_input() -> None:
-    start = time.perf_counter()
-    assert len(normalize_answer("9" * 1_000_000)) <= 500
-    assert not answers_match("{" * 100_000, "5")
-    assert time.perf_counter() - start < 2.0
+def test_several_boxed_answers_are_a_hedge_unless_the_gold_has_several_parts(verifier: Verifier) -> None:
+    content = "So \\boxed{1}, \\boxed{2}."
+    thinking = "Both roots of x^2 - 3x + 2 work, so the answer is 1, 2."
+    assert filter_reasoning(content, thinking, "stop", example("1"), CONFIG, verifier).reason == "guard_several_boxed"
+    assert filter_reasoning(content, thinking, "stop", example("1, 2"), CONFIG, verifier).reason is None
 
 
-def test_kept_reasoning_is_rewritten_and_wrapped() -> None:
-    result = filter_reasoning(
-        content="The answer is \\boxed{5}.", reasoning=THINKING, finish_reason="stop", gold="5", config=CONFIG
-    )
+def test_multiple_choice_answer_may_give_the_option_text(verifier: Verifier) -> None:
+    gold = example("B", choices=("4", "5", "7"))
+    thinking = THINKING + " That is option B."
+    assert filter_reasoning("\\boxed{5}", thinking, "stop", gold, CONFIG, verifier).reason is None
+    wrong = filter_reasoning("\\boxed{7}", thinking.replace("is 5.", "is 7."), "stop", gold, CONFIG, verifier)
+    assert wrong.reason == "wrong_answer"
+
+
+def test_a_copied_question_is_not_an_answer(verifier: Verifier) -> None:
+    copied = "legs 3 and 4. How long is its hypotenuse"
+    thinking = THINKING.replace("is 5.", f"is {copied}.")
+    result = filter_reasoning(f"\\boxed{{{copied}}}", thinking, "stop", example(), CONFIG, verifier)
+    assert result.reason == "guard_copied_question"
+
+
+def test_kept_reasoning_is_rewritten_and_wrapped(verifier: Verifier) -> None:
+    result = filter_reasoning("The answer is \\boxed{5}.", THINKING, "stop", example(), CONFIG, verifier)
     assert result.reason is None
     assert result.final_answer == "5" and result.rule == "boxed"
     assert result.response.startswith("<think>\nThe image shows the triangle has legs 3 and 4.")
@@ -102,11 +155,20 @@ def test_kept_reasoning_is_rewritten_and_wrapped() -> None:
     assert "description" not in result.response.lower()
 
 
-def test_think_tags_in_content_are_split() -> None:
+def test_think_tags_in_content_are_split(verifier: Verifier) -> None:
     content = f"{THINKING}</think>\n\nThe hypotenuse is \\boxed{{5}}."
-    result = filter_reasoning(content, "", "stop", "5", CONFIG)
+    result = filter_reasoning(content, "", "stop", example(), CONFIG, verifier)
     assert result.reason is None
     assert result.response.count("<think>") == 1 and result.response.count("</think>") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reasoning"), [(f"<think>{THINKING}</think><answer>5</answer>", ""), ("<answer>5</answer>", THINKING)]
+)
+def test_an_answer_tag_after_the_thinking_is_the_final_answer(content: str, reasoning: str, verifier: Verifier) -> None:
+    result = filter_reasoning(content, reasoning, "stop", example(), CONFIG, verifier)
+    assert (result.reason, result.final_answer, result.rule) == (None, "5", "answer_tag")
+    assert result.response.endswith("</think>\n<answer>\n5\n</answer>")
 
 
 @pytest.mark.parametrize(
@@ -136,6 +198,7 @@ def test_think_tags_in_content_are_split() -> None:
             "no_final_answer",
         ),
         ("The answer is 4. So \\boxed{5}.", THINKING, "stop", "conflicting_final_answers"),
+        ("\\boxed{4}, no wait, after checking it is \\boxed{5}", THINKING, "stop", "conflicting_final_answers"),
         (
             "\\boxed{5}",
             THINKING.replace("So the answer is 5.", "So the answer is 7."),
@@ -146,28 +209,34 @@ def test_think_tags_in_content_are_split() -> None:
         ("The answer is \\boxed{5}. Hmm, actually it could be 13.", THINKING, "stop", "reconsidered_after_conclusion"),
     ],
 )
-def test_dropped_reasoning_reasons(content: str, reasoning: str, finish_reason: str, reason: str) -> None:
-    result = filter_reasoning(content, reasoning, finish_reason, "5", CONFIG)
-    assert result.reason == reason
+def test_dropped_reasoning_reasons(
+    content: str, reasoning: str, finish_reason: str, reason: str, verifier: Verifier
+) -> None:
+    result = filter_reasoning(content, reasoning, finish_reason, example(), CONFIG, verifier)
+    assert result.reason == reason, result.detail
     assert result.response == ""
 
 
-def test_self_correction_inside_thinking_is_kept_when_the_final_conclusion_agrees() -> None:
-    thinking = "First guess: the answer is 4. Wait, I mixed up the legs; recomputing gives 5. So the answer is 5."
-    assert filter_reasoning("\\boxed{5}", thinking, "stop", "5", CONFIG).reason is None
+def test_equivalent_restatements_are_not_a_conflict(verifier: Verifier) -> None:
+    content = "The answer is 5.0, that is \\boxed{5}."
+    assert filter_reasoning(content, THINKING, "stop", example(), CONFIG, verifier).reason is None
 
 
-def test_thinking_only_reply_uses_its_last_answer() -> None:
-    result = filter_reasoning(THINKING, "", None, "5", CONFIG)
+def test_self_correction_inside_thinking_is_kept_when_the_final_conclusion_agrees(verifier: Verifier) -> None:
+    for first_guess in ("the answer is 4", "\\boxed{4}"):
+        thinking = f"First guess: {first_guess}. Wait, I mixed up the legs; recomputing gives 5. So the answer is 5."
+        assert filter_reasoning("\\boxed{5}", thinking, "stop", example(), CONFIG, verifier).reason is None
+
+
+def test_thinking_only_reply_uses_its_last_answer(verifier: Verifier) -> None:
+    result = filter_reasoning(THINKING, "", None, example(), CONFIG, verifier)
     assert result.reason is None
     assert result.response.endswith("<answer>\n5\n</answer>")
 
 
-def test_too_long_reasoning_is_dropped() -> None:
-    result = filter_reasoning(
-        "\\boxed{5}", "x" * 300, "stop", "5", FilterConfig(min_reasoning_chars=1, max_reasoning_chars=100)
-    )
-    assert result.reason == "too_long"
+def test_too_long_reasoning_is_dropped(verifier: Verifier) -> None:
+    config = FilterConfig(min_reasoning_chars=1, max_reasoning_chars=100)
+    assert filter_reasoning("\\boxed{5}", "x" * 300, "stop", example(), config, verifier).reason == "too_long"
 
 
 @pytest.mark.parametrize(
@@ -191,7 +260,7 @@ def test_replace_description_words(text: str, expected: str) -> None:
 def test_split_reply_and_wrap_remove_stray_tags() -> None:
     assert split_reply("<think>abc</think>def", "") == ("abc", "def", False)
     assert split_reply("abc</think>def", "") == ("abc", "def", False)
-    assert split_reply("<answer>7</answer>", "thought") == ("thought", "7", False)
+    assert split_reply("<think>x</think><answer>7</answer>", "thought") == ("thought", "x<answer>7</answer>", False)
     assert wrap_response("a <answer>b", "c</answer>") == "<think>\na b\n</think>\n<answer>\nc\n</answer>"
 
 
@@ -204,10 +273,14 @@ def test_split_reply_and_wrap_remove_stray_tags() -> None:
         "\\boxed{" * 40_000 + "}" * 40_000,
         "{" * 190_000,
         "<answer>" * 20_000,
+        "Wait, the answer is \\boxed{2}. " * 6_000,
+        "\\boxed{" + "(" * 50_000 + "1" + ")" * 50_000 + "}",
+        "\\boxed{10^{10^{10^{10}}}}",
     ],
 )
-def test_pathological_replies_finish_quickly(text: str) -> None:
+def test_pathological_replies_finish_quickly(text: str, verifier: Verifier) -> None:
+    config = FilterConfig(min_reasoning_chars=1)
     start = time.perf_counter()
     for content, reasoning in ((text, ""), ("\\boxed{1}", text), (text, "enough thinking to pass")):
-        filter_reasoning(content, reasoning, "stop", "1", FilterConfig(min_reasoning_chars=1))
+        filter_reasoning(content, reasoning, "stop", example("1"), config, verifier)
     assert time.perf_counter() - start < 6.0

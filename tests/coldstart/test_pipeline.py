@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from rethinker.coldstart.config import ColdstartConfig
-from rethinker.coldstart.pipeline import run_pipeline
+from rethinker.coldstart.client import ChatReply
+from rethinker.coldstart.config import ColdstartConfig, FilterConfig
+from rethinker.coldstart.pipeline import ReplyFilter, run_pipeline
+from rethinker.data.schema import Example
+from rethinker.rewards.verify import Verifier
 
 
 def run(data: dict) -> dict:
@@ -166,3 +169,19 @@ def test_unreadable_image_is_dropped_without_requests(
     assert (dropped["id"], dropped["stage"], dropped["reason"]) == ("r0", "images", "unreadable_image")
     assert summary["this_run"]["stages"]["images"] == {"started": 2, "succeeded": 1, "failed": 1}
     assert "q0 Broken?" not in chat_server.questions_asked()
+
+
+def test_reply_filter_judges_concurrent_replies_in_turn(verifier: Verifier) -> None:
+    config = FilterConfig(min_reasoning_chars=10)
+    thinking = "Reading the card off the picture, the value is plain to see."
+    replies = [ChatReply(f"The answer is \\boxed{{{value}}}.", thinking, "stop") for value in (10, 11, "x = 10", "1/2")]
+    golds = ["10", "10", "10", "0.5"]
+    examples = [Example(id=str(index), question="Which number?", answer=gold) for index, gold in enumerate(golds)]
+    reply_filter = ReplyFilter(config, verifier)
+
+    async def judge_all() -> list[str | None]:
+        pairs = zip(replies, examples, strict=True)
+        results = await asyncio.gather(*(reply_filter(reply, example) for reply, example in pairs))
+        return [result.reason for result in results]
+
+    assert asyncio.run(judge_all()) == [None, "wrong_answer", None, None]

@@ -75,6 +75,9 @@ class FilterConfig(BaseModel):
     min_reasoning_chars: int = Field(50, ge=0, description="Shorter reasoning is dropped as empty.")
     max_reasoning_chars: int = Field(200_000, gt=0, description="Longer reasoning is dropped as too long.")
     replace_description_words: bool = True
+    verify_timeout_s: float = Field(
+        2.0, gt=0.0, description="Time limit of one answer check; a check that overruns counts as a mismatch."
+    )
 
 
 class ColdstartConfig(BaseModel):

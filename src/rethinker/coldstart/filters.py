@@ -1,31 +1,36 @@
-"""Stage 4 of modality bridging as pure functions: answer checks, logic-consistency rules, word replacement, wrapping.
+"""Stage 4 of modality bridging: answer checks, logic-consistency rules, word replacement, wrapping.
 
-Every function here reads only its arguments and runs in time linear in its (bounded) input, so untrusted model text
-can never hang the pipeline.
+Final answers are extracted, guarded and checked against the gold exactly as the reward package scores a response
+(`rewards.registry.plan_reward`, then `rewards.verify.Verifier`), so cold-start filtering and the RL reward agree on
+what a correct answer is; the consistency rules compare the answers a reply states with the same verifier. Everything
+but verification is a pure function, linear in its input; verification runs in the verifier's killable worker
+processes under its per-check time limit (at most `MAX_CLAIMS` + 2 checks per reply), so untrusted model text can
+never hang the pipeline.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 import re
+from collections import deque
 from dataclasses import dataclass
 
 from rethinker.coldstart.config import FilterConfig
+from rethinker.data.schema import Example
+from rethinker.rewards.extract import (
+    Extraction,
+    answer_region,
+    boxed_spans,
+    distinct,
+    extract_answer,
+    final_boxed_group,
+)
+from rethinker.rewards.registry import BUILTIN_REWARDS, plan_reward
+from rethinker.rewards.verify import Verifier
 
-MAX_ANSWER_CHARS = 500
-"""Longest final answer compared; longer ones are cut before normalising."""
+MAX_CLAIMS = 8
+"""Most answers the answer part may state besides its final one that are checked against it (the last ones)."""
 
 BOXED_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
-BRACE = re.compile(r"[{}]")
-ANSWER_LINE = re.compile(
-    r"^[ \t>*#_]*(?:final\s+)?answer[ \t*_]*[:：][ \t*_]*(\S[^\n]*)$", re.IGNORECASE | re.MULTILINE
-)
-ANSWER_PHRASE = re.compile(
-    r"\b(?:the\s+)?(?:final\s+|correct\s+)?answer\s+(?:is|should\s+be|would\s+be|must\s+be|=)(?:\s*:)?\s*(?=\S)",
-    re.IGNORECASE,
-)
-PHRASE_END = re.compile(r"(?:[.;!?](?:\s|$)|,\s|\s+(?:because|since|as|which)\b)")
 HESITATION = re.compile(
     r"\b(?:wait|actually|hmm+|on\s+second\s+thought|let\s+me\s+re(?:check|consider|think|examine|evaluate)|"
     r"but\s+let\s+me|however,\s+let)\b",
@@ -43,17 +48,11 @@ CANNOT_SEE_IMAGE = re.compile(
 """Phrases of a reasoning that admits it cannot see the image; matched on text whose whitespace runs are single spaces,
 so every gap is one literal space and matching stays linear."""
 STRAY_TAGS = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
-LETTER_GOLD = re.compile(r"\(?([a-k])\)?")
-LETTER_PRED = re.compile(r"(?:option\s+|choice\s+)?\(?([a-k])\)?(?:[.:)]|\s|$)")
-SEVERAL_LETTERS = re.compile(r"\(?[a-k]\)?\s*(?:,|/|&|\bor\b|\band\b)\s*\(?[a-k]\b")
-NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?"
-NUMBER_WITH_UNIT = re.compile(rf"({NUMBER}) ?(?:%|°|[a-z]+(?: [a-z]+){{0,2}}(?:\^\{{?[23]\}}?|²|³)?)?")
-FRACTION = re.compile(rf"(-)?\\frac\{{({NUMBER})\}}\{{({NUMBER})\}}|({NUMBER})\s*/\s*({NUMBER})")
-THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-ASSIGNMENT = re.compile(r"[a-z](?:_\{?\w+\}?)?\s*=\s*(.+)")
-TEXT_MACRO = re.compile(r"\\(?:text|mathrm|textbf|mathbf|operatorname|mbox)\s*\{([^{}]*)\}")
-LATEX_NOISE = re.compile(r"\\left|\\right|\\[!,;:]|\\displaystyle|\$|\\\(|\\\)|\\\[|\\\]|\*\*")
-DEGREES = re.compile(r"\^\s*\{?\\circ\}?|°|\\degree|\s*degrees?\b")
+THINK_TAGS = re.compile(r"</?think>", re.IGNORECASE)
+SENTENCE_END = re.compile(r"(?<=[.!?])[ \t]+")
+"""Where one sentence ends and the next starts on the same line; each may state its own answer."""
+EDGE_BEFORE_BOX = " \t\r\n$*_`:("
+"""What may sit between a statement and the boxed answer right after it ("the answer is: $\\boxed{5}$")."""
 
 
 DESCRIPTION_WORDS: tuple[tuple[str, str], ...] = (
@@ -84,16 +83,6 @@ DESCRIPTION_LOOKUP = {phrase: replacement for phrase, replacement in DESCRIPTION
 
 
 @dataclass(frozen=True)
-class Statement:
-    """An answer stated in a text: where it sits, what it says, and which rule found it."""
-
-    start: int
-    end: int
-    answer: str
-    rule: str
-
-
-@dataclass(frozen=True)
 class FilterResult:
     """The verdict on one reasoning: `reason` is None when kept, and `response` is then the wrapped training text."""
 
@@ -104,152 +93,72 @@ class FilterResult:
     rule: str | None
 
 
-def closing_braces(text: str) -> dict[int, int]:
-    """For every `{` that closes, the index of its matching `}` (one pass, any nesting depth)."""
-    openings: list[int] = []
-    pairs: dict[int, int] = {}
-    for brace in BRACE.finditer(text):
-        if brace.group() == "{":
-            openings.append(brace.start())
-        elif openings:
-            pairs[openings.pop()] = brace.start()
-    return pairs
-
-
-def boxed_statements(text: str) -> list[Statement]:
-    """Every brace-balanced `\\boxed{...}` (or `\\fbox{...}`) in order; unclosed ones are skipped."""
-    openings = list(BOXED_OPEN.finditer(text))
-    pairs = closing_braces(text) if openings else {}
-    found: list[Statement] = []
-    for match in openings:
-        closing = pairs.get(match.end() - 1)
-        if closing is not None:
-            content = text[match.end() : min(closing, match.end() + MAX_ANSWER_CHARS)].strip()
-            found.append(Statement(match.start(), closing + 1, content, "boxed"))
-    return found
+def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last of the non-overlapping matches of `pattern` in `text`, or None."""
+    matches = deque(pattern.finditer(text), maxlen=1)
+    return matches[0] if matches else None
 
 
 def ends_inside_boxed(text: str) -> bool:
     """True when the last `\\boxed{` never closes: the text was cut in the middle of its answer."""
-    openings = list(BOXED_OPEN.finditer(text))
-    return bool(openings) and not any(s.start == openings[-1].start() for s in boxed_statements(text))
-
-
-def phrase_answer(raw: str) -> str:
-    """The answer part of "the answer is ..." up to the end of its clause."""
-    cut = PHRASE_END.search(raw)
-    return (raw[: cut.start()] if cut else raw).strip().rstrip(".").strip()
-
-
-def merged_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The union of (start, end) spans sorted by start, as sorted disjoint spans."""
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def stated_answers(text: str) -> list[Statement]:
-    """All answers a text states, in reading order: boxed, `<answer>` tags, `Answer:` lines, "the answer is" phrases."""
-    found = boxed_statements(text)
-    boxed = merged_spans([(statement.start, statement.end) for statement in found])
-    boxed_starts = [start for start, _ in boxed]
-    lowered = text.lower()
-    start = lowered.rfind("<answer>")
-    end = lowered.find("</answer>", start) if start >= 0 else -1
-    if end >= 0:
-        content = text[start + len("<answer>") : min(end, start + len("<answer>") + MAX_ANSWER_CHARS)].strip()
-        found.append(Statement(start, end + len("</answer>"), content, "answer_tag"))
-    phrases = [("answer_line", match.start(), match.start(1)) for match in ANSWER_LINE.finditer(text)]
-    phrases += [("answer_is", match.start(), match.end()) for match in ANSWER_PHRASE.finditer(text)]
-    for rule, start, answer_start in phrases:
-        answer = phrase_answer(text[answer_start : answer_start + MAX_ANSWER_CHARS].split("\n", 1)[0])
-        answer_end = answer_start + len(answer)
-        last_before = bisect.bisect_left(boxed_starts, answer_end) - 1
-        overlaps_boxed = last_before >= 0 and boxed[last_before][1] > answer_start
-        if answer and not overlaps_boxed:
-            found.append(Statement(start, answer_end, answer, rule))
-    return sorted(found, key=lambda statement: statement.start)
-
-
-def extract_final_answer(text: str) -> Statement | None:
-    """The final answer by rule priority: the last boxed, else `<answer>`, else the last `Answer:` line, else phrase."""
-    statements = stated_answers(text)
-    for rule in ("boxed", "answer_tag", "answer_line", "answer_is"):
-        matching = [statement for statement in statements if statement.rule == rule]
-        if matching:
-            return matching[-1]
-    return None
-
-
-def unwrap_boxed(text: str) -> str:
-    """The content of a text that is exactly one `\\boxed{...}`, repeatedly; other text unchanged."""
-    while True:
-        boxed = boxed_statements(text)
-        if len(boxed) != 1 or boxed[0].start != 0 or boxed[0].end != len(text):
-            return text
-        text = boxed[0].answer
-
-
-def normalize_answer(text: str) -> str:
-    """A canonical string for comparing answers: no LaTeX wrappers, units of degrees, markup, case or extra spaces."""
-    normalized = unwrap_boxed(text[:MAX_ANSWER_CHARS].strip())
-    normalized = TEXT_MACRO.sub(r"\1", normalized).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    normalized = DEGREES.sub("", LATEX_NOISE.sub("", normalized))
-    normalized = re.sub(r"\s+", " ", normalized).strip().rstrip(".").strip().lower()
-    assignment = ASSIGNMENT.fullmatch(normalized)
-    if assignment:
-        normalized = assignment.group(1).strip()
-    while len(normalized) > 1 and normalized[0] == "{" and normalized[-1] == "}":
-        normalized = normalized[1:-1].strip()
-    if THOUSANDS.fullmatch(normalized):
-        normalized = normalized.replace(",", "")
-    return normalized
-
-
-def parse_number(normalized: str) -> float | None:
-    """The value of a normalised answer that is a number (with an optional unit or %) or a simple fraction."""
-    if re.search(r"\b(?:or|and)\b", normalized):
-        return None
-    fraction = FRACTION.fullmatch(normalized)
-    if fraction:
-        sign, top, bottom = (
-            fraction.group(1, 2, 3) if fraction.group(2) else (None, fraction.group(4), fraction.group(5))
-        )
-        denominator = float(bottom)
-        value = float(top) / denominator if denominator else math.nan
-        value = -value if sign else value
-    else:
-        number = NUMBER_WITH_UNIT.fullmatch(normalized)
-        value = float(number.group(1)) if number else math.nan
-    return value if math.isfinite(value) else None
-
-
-def choice_letter(normalized: str) -> str | None:
-    """The single option letter a normalised answer picks ("b", "(b)", "b. 12 cm"), None for "a or b" and the like."""
-    if SEVERAL_LETTERS.match(normalized):
-        return None
-    match = LETTER_PRED.match(normalized)
-    return match.group(1) if match else None
-
-
-def answers_match(predicted: str, gold: str) -> bool:
-    """Whether a predicted answer equals the gold: option letters, numbers (relative 1e-6) or normalised strings."""
-    pred, target = normalize_answer(predicted), normalize_answer(gold)
-    if not pred or not target:
+    last_opening = last_match(BOXED_OPEN, text)
+    if last_opening is None:
         return False
-    if pred == target:
-        return True
-    letter = LETTER_GOLD.fullmatch(target)
-    if letter:
-        return choice_letter(pred) == letter.group(1)
-    pred_value, target_value = parse_number(pred), parse_number(target)
-    if pred_value is not None and target_value is not None:
-        return math.isclose(pred_value, target_value, rel_tol=1e-6, abs_tol=1e-9)
-    return pred.replace(" ", "") == target.replace(" ", "")
+    spans = boxed_spans(text[last_opening.start() :])
+    return not spans or spans[0].start != 0
+
+
+def sentence_statement(sentence: str, box_follows: bool) -> str | None:
+    """The answer one sentence (without boxed answers) states by the reward package's rules, if any.
+
+    A bare option-letter line is not a statement here (option lists look like that), and neither is one that runs
+    into the boxed answer right after it ("the answer is \\boxed{5}" states the box, not a second answer).
+    """
+    extraction = extract_answer(sentence)
+    answer = extraction.answer
+    if not answer or extraction.rule == "choice_letter":
+        return None
+    if box_follows and sentence.rstrip(EDGE_BEFORE_BOX).endswith(answer):
+        return None
+    return answer
+
+
+def stretch_statements(stretch: str, box_follows: bool) -> list[str]:
+    """The answers a stretch of text without boxed answers states, one per sentence at most, in reading order."""
+    sentences = SENTENCE_END.split(stretch)
+    found = [sentence_statement(sentence, box_follows=False) for sentence in sentences[:-1]]
+    found.append(sentence_statement(sentences[-1], box_follows))
+    return [answer for answer in found if answer]
+
+
+def stated_answers(text: str) -> list[str]:
+    """Every answer a text states, in reading order: each boxed answer and each sentence's statement between them.
+
+    Only the part the reward package reads is searched (its `answer_region`: the tail after the reasoning block).
+    """
+    region = answer_region(text)
+    found: list[str] = []
+    start = 0
+    for span in boxed_spans(region):
+        found += stretch_statements(region[start : span.start], box_follows=True)
+        found.append(region[span.content_start : span.content_end].strip())
+        start = span.content_end + 1
+    return [*found, *stretch_statements(region[start:], box_follows=False)]
+
+
+def other_claims(answer_text: str, final: str) -> list[str]:
+    """The last `MAX_CLAIMS` distinct answers the answer part states besides its final answer (or final boxed group)."""
+    same = {"".join(answer.split()) for answer in [final, *final_boxed_group(answer_text)]}
+    claims = [answer for answer in distinct(stated_answers(answer_text)) if "".join(answer.split()) not in same]
+    return claims[-MAX_CLAIMS:]
+
+
+def reconsideration(text: str, final: Extraction) -> str | None:
+    """The last hesitation ("wait", "actually", ...) in `text` when `text` does not state its final answer after it."""
+    hesitation = last_match(HESITATION, text)
+    if hesitation is None or extract_answer(text[hesitation.start() :]) == final:
+        return None
+    return hesitation.group(0)
 
 
 def match_case(source: str, replacement: str) -> str:
@@ -272,9 +181,12 @@ def replace_description_words(text: str) -> str:
 
 
 def split_reply(content: str, reasoning: str) -> tuple[str, str, bool]:
-    """(thinking, answer part, unclosed think tag) from a reply's content and its separate reasoning text, if any."""
+    """(thinking, answer part, unclosed think tag) from a reply's content and its separate reasoning text, if any.
+
+    `<answer>` tags stay in the answer part, where the reward package's `answer_tag` rule reads them.
+    """
     if reasoning.strip():
-        return reasoning.strip(), STRAY_TAGS.sub("", content).strip(), False
+        return reasoning.strip(), THINK_TAGS.sub("", content).strip(), False
     lowered = content.lower()
     close = lowered.rfind("</think>")
     if close >= 0:
@@ -293,55 +205,61 @@ def wrap_response(thinking: str, answer: str) -> str:
     return f"<think>\n{clean_thinking}\n</think>\n<answer>\n{clean_answer}\n</answer>"
 
 
-def consistency_problem(thinking: str, answer_part: str, final: Statement) -> tuple[str, str] | None:
-    """The first logic-consistency rule a reasoning breaks, as (reason, detail), or None when consistent.
-
-    - conflicting_final_answers: the answer part states two answers that disagree;
-    - conclusion_contradicts_answer: the thinking's last stated answer differs from the final answer;
-    - reconsidered_after_conclusion: hesitation ("wait", "actually", ...) follows the final answer.
-    """
-    if answer_part:
-        statements = stated_answers(answer_part)
-        for statement in statements:
-            if not answers_match(statement.answer, final.answer):
-                return "conflicting_final_answers", f"{statement.answer[:80]!r} vs {final.answer[:80]!r}"
-        concluded = stated_answers(thinking)
-        if concluded and not answers_match(concluded[-1].answer, final.answer):
-            return "conclusion_contradicts_answer", f"thinking concluded {concluded[-1].answer[:80]!r}"
-    holder = answer_part or thinking
-    hesitation = HESITATION.search(holder, final.end)
-    if hesitation:
-        return "reconsidered_after_conclusion", f"{hesitation.group(0)!r} after the final answer"
+def unusable_reply(
+    thinking: str, answer_part: str, unclosed: bool, finish_reason: str | None, config: FilterConfig
+) -> tuple[str, str] | None:
+    """The first rule that needs no answer check and rejects the reply, as (reason, detail), or None."""
+    size = len(thinking) + len(answer_part)
+    if size > config.max_reasoning_chars:
+        return "too_long", f"{size} characters"
+    if finish_reason == "length" or unclosed or ends_inside_boxed(answer_part or thinking):
+        return "truncated", f"finish_reason={finish_reason}, unclosed_think={unclosed}"
+    if len(thinking) < config.min_reasoning_chars:
+        return "empty_reasoning", f"{len(thinking)} characters"
+    unseen = CANNOT_SEE_IMAGE.search(" ".join(f"{thinking} {answer_part}".split()))
+    if unseen:
+        return "cannot_see_image", repr(unseen.group(0))
     return None
 
 
 def filter_reasoning(
-    content: str, reasoning: str, finish_reason: str | None, gold: str, config: FilterConfig
+    content: str, reasoning: str, finish_reason: str | None, example: Example, config: FilterConfig, verifier: Verifier
 ) -> FilterResult:
-    """Apply every stage-4 rule to a reasoning reply; a kept one comes back wrapped and speaking of the image."""
+    """Apply every stage-4 rule to a reasoning reply; a kept one comes back wrapped and speaking of the image.
+
+    The final answer is the answer part's (the thinking's when there is none), found, guarded and checked against
+    `example` as the reward package does; every answer check of one reply goes to `verifier` in one call.
+    """
     thinking, answer_part, unclosed = split_reply(content, reasoning)
-
-    def drop(reason: str, detail: str = "", final: Statement | None = None) -> FilterResult:
-        return FilterResult(reason, detail, "", final.answer if final else None, final.rule if final else None)
-
-    if len(thinking) + len(answer_part) > config.max_reasoning_chars:
-        return drop("too_long", f"{len(thinking) + len(answer_part)} characters")
-    if finish_reason == "length" or unclosed or ends_inside_boxed(answer_part or thinking):
-        return drop("truncated", f"finish_reason={finish_reason}, unclosed_think={unclosed}")
-    if len(thinking) < config.min_reasoning_chars:
-        return drop("empty_reasoning", f"{len(thinking)} characters")
-    unseen = CANNOT_SEE_IMAGE.search(" ".join(f"{thinking} {answer_part}".split()))
-    if unseen:
-        return drop("cannot_see_image", repr(unseen.group(0)))
-    final = extract_final_answer(answer_part) if answer_part else None
-    final = final or extract_final_answer(thinking if not answer_part else "")
-    if final is None:
-        return drop("no_final_answer")
-    problem = consistency_problem(thinking, answer_part, final)
+    problem = unusable_reply(thinking, answer_part, unclosed, finish_reason, config)
     if problem:
-        return drop(*problem, final=final)
-    if not answers_match(final.answer, gold):
-        return drop("wrong_answer", f"{final.answer[:80]!r} vs gold {gold[:80]!r}", final)
+        return FilterResult(*problem, "", None, None)
+    thinking_text = THINK_TAGS.sub("", thinking)
+    final_text = THINK_TAGS.sub("", answer_part) if answer_part else thinking_text
+    plan = plan_reward(final_text, example)
+    final = plan.extraction
+    if final.answer is None:
+        return FilterResult("no_final_answer", "", "", None, None)
+
+    def drop(reason: str, detail: str) -> FilterResult:
+        return FilterResult(reason, detail, "", final.answer, final.rule)
+
+    if plan.guard is not None:
+        return drop(f"guard_{plan.guard}", repr(final.answer[:80]))
+    claims = other_claims(final_text, final.answer) if answer_part else []
+    concluded = stated_answers(thinking_text)[-1:] if answer_part else []
+    checks = [(final.answer, claim) for claim in [*claims, *concluded]]
+    verdicts = verifier.verify_many([*checks, *plan.checks])
+    disagreeing = [claim for claim, agrees in zip(claims, verdicts, strict=False) if not agrees]
+    if disagreeing:
+        return drop("conflicting_final_answers", f"{disagreeing[0][:80]!r} vs {final.answer[:80]!r}")
+    if concluded and not verdicts[len(claims)]:
+        return drop("conclusion_contradicts_answer", f"thinking concluded {concluded[0][:80]!r}")
+    hesitation = reconsideration(final_text, final)
+    if hesitation:
+        return drop("reconsidered_after_conclusion", f"{hesitation!r} after the final answer")
+    if not BUILTIN_REWARDS["accuracy"].finish(plan, verdicts[len(checks) :]).correct:
+        return drop("wrong_answer", f"{final.answer[:80]!r} vs gold {example.answer[:80]!r}")
     answer_text = answer_part or final.answer
     if config.replace_description_words:
         thinking, answer_text = replace_description_words(thinking), replace_description_words(answer_text)

@@ -15,8 +15,8 @@ from typing import Any
 from tqdm import tqdm
 
 from rethinker.coldstart.client import ChatClient, ChatReply, ChatRequestError, user_message
-from rethinker.coldstart.config import ColdstartConfig
-from rethinker.coldstart.filters import filter_reasoning
+from rethinker.coldstart.config import ColdstartConfig, FilterConfig
+from rethinker.coldstart.filters import FilterResult, filter_reasoning
 from rethinker.coldstart.images import image_data_url
 from rethinker.coldstart.prompts import fill_template
 from rethinker.coldstart.stats import RunStats, write_json_atomic
@@ -24,6 +24,7 @@ from rethinker.coldstart.store import JsonlLog
 from rethinker.coldstart.vqa import plain_question, read_vqa_jsonl, sharegpt_record
 from rethinker.data.errors import DataError
 from rethinker.data.schema import Example
+from rethinker.rewards.verify import Verifier
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +66,33 @@ async def ask(client: ChatClient, stage: str, text: str, image_urls: list[str], 
     return reply
 
 
+class ReplyFilter:
+    """Stage 4 for concurrent records: one answer verifier, used by one record at a time off the event loop."""
+
+    def __init__(self, config: FilterConfig, verifier: Verifier) -> None:
+        self.config = config
+        self.verifier = verifier
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, reply: ChatReply, example: Example) -> FilterResult:
+        """The filter verdict on a reasoning reply; its answer checks take at most their time limit each."""
+        texts = (reply.content, reply.reasoning, reply.finish_reason)
+        async with self.lock:
+            return await asyncio.to_thread(filter_reasoning, *texts, example, self.config, self.verifier)
+
+
 def reply_text(reply: ChatReply) -> str:
     """What an MLLM stage passes on: the reply's content, or its reasoning text when the content is empty."""
     return reply.content.strip() or reply.reasoning.strip()
 
 
 async def bridge(
-    example: Example, mllm: ChatClient, reasoner: ChatClient, config: ColdstartConfig, stats: RunStats
+    example: Example,
+    mllm: ChatClient,
+    reasoner: ChatClient,
+    reply_filter: ReplyFilter,
+    config: ColdstartConfig,
+    stats: RunStats,
 ) -> Finished:
     """Run the four stages on one example; every failure becomes a dropped record with its stage, reason and texts."""
     question = plain_question(example.question)
@@ -101,7 +122,7 @@ async def bridge(
     except StageFailed as failure:
         return dropped(failure.stage, failure.reason, failure.detail)
     trace.update(reasoning=reply.reasoning, content=reply.content)
-    verdict = filter_reasoning(reply.content, reply.reasoning, reply.finish_reason, example.answer, config.filters)
+    verdict = await reply_filter(reply, example)
     if verdict.reason is not None:
         stats.stage("filter", "failed")
         return dropped("filter", verdict.reason, verdict.detail)
@@ -136,6 +157,8 @@ async def run_pipeline(config: ColdstartConfig) -> dict[str, Any]:
         "coldstart: %d records, %d finished earlier, %d to do", len(examples), stats.already_finished, len(pending)
     )
     async with ChatClient("mllm", config.mllm) as mllm, ChatClient("reasoner", config.reasoner) as reasoner:
+        verifier = Verifier(timeout_s=config.filters.verify_timeout_s)
+        reply_filter = ReplyFilter(config.filters, verifier)
 
         def summary() -> dict[str, Any]:
             return stats.to_dict({"mllm": mllm.stats.to_dict(), "reasoner": reasoner.stats.to_dict()})
@@ -147,7 +170,7 @@ async def run_pipeline(config: ColdstartConfig) -> dict[str, Any]:
 
         async def worker() -> None:
             for example in queue:
-                finished = await bridge(example, mllm, reasoner, config, stats)
+                finished = await bridge(example, mllm, reasoner, reply_filter, config, stats)
                 (kept_log if finished.drop_reason is None else dropped_log).append(finished.record)
                 stats.finish(finished.drop_reason)
                 progress.update()
@@ -160,6 +183,7 @@ async def run_pipeline(config: ColdstartConfig) -> dict[str, Any]:
                 for _ in range(min(config.records_in_flight, len(pending))):
                     group.create_task(worker())
         finally:
+            verifier.close()
             progress.close()
             kept_log.close()
             dropped_log.close()
