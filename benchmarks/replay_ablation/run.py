@@ -13,7 +13,7 @@ MODES = ("none", "filter", "dapo", "ssr")
 
 
 def train(mode: str, seed: int, out: Path, overrides: list[str]) -> list[dict]:
-    """One run of the default preset under a replay mode; returns its metrics rows."""
+    """One run of the default preset under a replay mode, resumed from its checkpoint if any; its metrics rows."""
     run_dir = out / f"{mode}-seed{seed}"
     command = [
         sys.executable,
@@ -50,7 +50,10 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    table = {mode: [summarize(train(mode, seed, args.out, args.overrides)) for seed in seeds] for mode in MODES}
+    table: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    for seed in seeds:
+        for mode in MODES:
+            table[mode].append(summarize(train(mode, seed, args.out, args.overrides)))
     means = {mode: {k: statistics.mean(r[k] for r in runs) for k in runs[0]} for mode, runs in table.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps({"seeds": seeds, "runs": table, "means": means}, indent=2))

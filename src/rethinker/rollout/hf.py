@@ -1,50 +1,25 @@
-"""Rollouts with Hugging Face `generate`: batched, left-padded, special tokens blocked, sampled log-probs recorded."""
+"""Rollouts on the trainer's own Hugging Face model: one prefill per prompt, a lean decode loop for its group.
+
+`generate` is general and pays for it at every token (input preparation, mask building, a growing cache, logits
+processors). Here each prompt is prefilled once by the model's own forward (vision encoder, 3D positions), its cache is
+copied to the `n` rows of its group, and decoding calls the text decoder's layers directly with a preallocated cache.
+Decoding reads the model's own weights in place, so it always samples from the current policy, and reproduces the
+model's forward exactly (see `rollout/decode.py`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from transformers import (
-    GenerationConfig,
-    LogitsProcessor,
-    LogitsProcessorList,
-    PreTrainedModel,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers import LogitsProcessor, PreTrainedModel
 
 from rethinker.models.processor import PromptInputs, VisionProcessor, mm_token_type_ids
 from rethinker.rollout.base import Generation, SamplingParams
-
-
-class RecordLogprobs(LogitsProcessor):
-    """Records each sampled token's log-probability under softmax(logits / temperature), before any filtering.
-
-    Storing only the previous step's distribution (not every step's) keeps memory at one [batch, vocab] tensor: the
-    token sampled at step t is read from `input_ids` at step t + 1, and the last one after `generate` returns.
-    """
-
-    def __init__(self, temperature: float) -> None:
-        self.temperature = temperature if temperature > 0 else 1.0
-        self.previous: torch.Tensor | None = None
-        self.values: list[torch.Tensor] = []
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        self._take(input_ids[:, -1])
-        self.previous = torch.log_softmax(scores.float() / self.temperature, dim=-1)
-        return scores
-
-    def _take(self, sampled: torch.Tensor) -> None:
-        if self.previous is not None:
-            self.values.append(self.previous.gather(1, sampled[:, None]).squeeze(1))
-
-    def finish(self, last_tokens: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities of all generated tokens, [batch, steps]."""
-        self._take(last_tokens)
-        self.previous = None
-        return torch.stack(self.values, dim=1)
+from rethinker.rollout.decode import decoder_for
+from rethinker.rollout.kv_cache import RolloutCache
+from rethinker.rollout.sampling import sample_next
 
 
 class BlockTokens(LogitsProcessor):
@@ -97,50 +72,77 @@ class HFRolloutEngine:
         """Nothing to do: generation uses the trainer's model object."""
 
     def generate(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[list[Generation]]:
-        """Sample `params.n` responses per prompt, in batches of at most `batch_size` sequences."""
-        flat = [prompt for prompt in prompts for _ in range(params.n)]
-        results: list[Generation] = []
+        """Sample `params.n` responses per prompt, at most `batch_size` sequences (whole groups) at a time."""
+        per_batch = max(1, self.batch_size // params.n)
+        groups: list[list[Generation]] = []
         was_training = self.model.training
         self.model.eval()
         try:
-            for start in range(0, len(flat), self.batch_size):
-                results.extend(self._generate_batch(flat[start : start + self.batch_size], params))
+            for start in range(0, len(prompts), per_batch):
+                groups.extend(self._generate_groups(prompts[start : start + per_batch], params))
         finally:
             self.model.train(was_training)
-        return [results[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
+        return groups
 
-    def _processors(self, params: SamplingParams, recorder: RecordLogprobs) -> LogitsProcessorList:
-        processors: list[LogitsProcessor] = [recorder, BlockTokens(self.blocked_ids)]
-        if params.temperature > 0:
-            if params.temperature != 1.0:
-                processors.append(TemperatureLogitsWarper(params.temperature))
-            if params.top_k > 0:
-                processors.append(TopKLogitsWarper(params.top_k))
-            if params.top_p < 1.0:
-                processors.append(TopPLogitsWarper(params.top_p))
-        return LogitsProcessorList(processors)
+    def _blocked_mask(self, vocab_size: int, device: torch.device) -> torch.Tensor | None:
+        if not self.blocked_ids:
+            return None
+        mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        mask[[i for i in self.blocked_ids if i < vocab_size]] = True
+        return mask
+
+    def _prefill(self, prompts: Sequence[PromptInputs]) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+        """Last-position logits, the cache, the attention mask and each row's next text position, one row per prompt."""
+        device = self.model.device
+        batch = {
+            k: v.to(device) for k, v in collate_prompts(prompts, self.pad_id, self.model.config.image_token_id).items()
+        }
+        if "pixel_values" in batch:
+            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        token_types = batch.get("mm_token_type_ids", torch.zeros_like(input_ids))
+        positions, _ = self.model.model.get_rope_index(
+            input_ids,
+            mm_token_type_ids=token_types,
+            image_grid_thw=batch.get("image_grid_thw"),
+            attention_mask=attention_mask,
+        )
+        out = self.model(**batch, position_ids=positions, use_cache=True, logits_to_keep=1)
+        next_positions = positions.masked_fill(attention_mask[None] == 0, -1).amax(dim=(0, 2)) + 1
+        return out.logits[:, -1], out.past_key_values, attention_mask.bool(), next_positions
 
     @torch.no_grad()
-    def _generate_batch(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[Generation]:
-        batch = collate_prompts(prompts, self.pad_id, self.model.config.image_token_id)
-        device = self.model.device
-        batch = {k: v.to(device) for k, v in batch.items()}
-        recorder = RecordLogprobs(params.temperature)
-        config = GenerationConfig(
-            do_sample=params.temperature > 0,
-            max_new_tokens=params.max_new_tokens,
-            eos_token_id=self.eos_id,
-            pad_token_id=self.pad_id,
-            temperature=None,
-            top_k=None,
-            top_p=None,
-        )
-        sequences = self.model.generate(
-            **batch, generation_config=config, logits_processor=self._processors(params, recorder)
-        )
-        new_tokens = sequences[:, batch["input_ids"].shape[1] :].cpu()
-        logprobs = recorder.finish(new_tokens[:, -1].to(device)).cpu()
-        return [self._trim(tokens, lps) for tokens, lps in zip(new_tokens, logprobs, strict=True)]
+    def _generate_groups(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[list[Generation]]:
+        decoder = decoder_for(self.model)
+        logits, prefill, prompt_mask, next_positions = self._prefill(prompts)
+        n, steps = params.n, params.max_new_tokens
+        cache = RolloutCache.from_prefill(prefill, n, steps)
+        del prefill
+        rows = len(prompts) * n
+        device = logits.device
+        visible = None
+        if not bool(prompt_mask.all()):
+            visible = torch.ones((rows, cache.length + steps), dtype=torch.bool, device=device)
+            visible[:, : cache.length] = prompt_mask.repeat_interleave(n, dim=0)
+        positions = next_positions.repeat_interleave(n, dim=0)
+        logits = logits.repeat_interleave(n, dim=0)
+        blocked = self._blocked_mask(logits.shape[-1], device)
+        tokens = torch.full((rows, steps), self.pad_id, dtype=torch.long, device=device)
+        logprobs = torch.zeros((rows, steps), dtype=torch.float32, device=device)
+        finished = torch.zeros(rows, dtype=torch.bool, device=device)
+        taken = 0
+        for step in range(steps):
+            chosen, chosen_logprobs = sample_next(logits, params, blocked)
+            tokens[:, step] = chosen.masked_fill(finished, self.pad_id)
+            logprobs[:, step] = chosen_logprobs.masked_fill(finished, 0.0)
+            finished |= chosen == self.eos_id
+            taken = step + 1
+            if step + 1 == steps or bool(finished.all()):
+                break
+            window = None if visible is None else visible[:, : cache.length + 1]
+            logits = decoder.step(tokens[:, step], positions + step, window, cache)
+        flat = [self._trim(t, lp) for t, lp in zip(tokens[:, :taken].cpu(), logprobs[:, :taken].cpu(), strict=True)]
+        return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _trim(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> Generation:
         eos_positions = (tokens == self.eos_id).nonzero()

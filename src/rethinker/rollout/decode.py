@@ -1,0 +1,150 @@
+"""One decoding step of a Qwen-VL text decoder, written as plain tensor operations over the model's own weights.
+
+A decoding step of a small model is dominated by per-operation overhead, not arithmetic: the module-by-module path
+(module calls, a rotary recomposition per layer, keys/values repeated for grouped-query attention) costs several
+times the operations below. The step reads the weights in place (nothing is copied, so it always decodes the current
+policy) and reproduces the layers' forward exactly; `tests/rollout/test_decode.py` checks it against the model's
+forward for every supported family. A new token has the same position on all three mRoPE axes, so its rotary
+embedding is the plain 1D one whatever the section layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from rethinker.rollout.kv_cache import RolloutCache
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    """Head counts and sizes of the text decoder's attention."""
+
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+
+def rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+    """The Qwen RMSNorm: normalised in float32, scaled by the weight in the input's dtype."""
+    dtype = hidden.dtype
+    hidden = hidden.float()
+    hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
+    return norm.weight * hidden.to(dtype)
+
+
+def rotate(states: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding in the half-split layout: x * cos + rotate_half(x) * sin."""
+    half = states.shape[-1] // 2
+    rotated = torch.cat((-states[..., half:], states[..., :half]), dim=-1)
+    return states * cos + rotated * sin
+
+
+def unsupported_reason(model: PreTrainedModel) -> str | None:
+    """Why the plain-tensor step cannot decode this model exactly (None when it can)."""
+    text = getattr(getattr(model, "model", None), "language_model", None)
+    if text is None:
+        return f"{type(model).__name__} has no Qwen-VL text decoder"
+    config = text.config
+    if getattr(config, "hidden_act", None) != "silu":
+        return f"activation {getattr(config, 'hidden_act', None)!r} is not silu"
+    if getattr(config, "use_sliding_window", False):
+        return "sliding-window attention"
+    if (getattr(config, "rope_parameters", None) or {}).get("rope_type", "default") != "default":
+        return "rope scaling"
+    if getattr(text.rotary_emb, "attention_scaling", 1.0) != 1.0:
+        return "rotary attention scaling"
+    return None
+
+
+class PlainDecoder:
+    """Decodes one token per row with the model's text-decoder weights (Qwen2-VL, Qwen2.5-VL, Qwen3-VL layouts)."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise TypeError(f"plain decoding does not support this model: {reason}")
+        text = model.model.language_model
+        attention = text.layers[0].self_attn
+        self.embed = text.embed_tokens
+        self.layers: Sequence[nn.Module] = text.layers
+        self.norm = text.norm
+        self.lm_head = model.lm_head
+        self.inv_freq = text.rotary_emb.inv_freq
+        self.shape = DecoderShape(
+            attention.config.num_attention_heads, attention.config.num_key_value_heads, attention.head_dim
+        )
+        self.scaling = attention.scaling
+
+    def _attention(self, layer: nn.Module, hidden: torch.Tensor, rotary: tuple, mask, cache, index: int):
+        attention, shape, rows = layer.self_attn, self.shape, hidden.shape[0]
+        query = attention.q_proj(hidden).view(rows, 1, shape.heads, shape.head_dim)
+        key = attention.k_proj(hidden).view(rows, 1, shape.kv_heads, shape.head_dim)
+        value = attention.v_proj(hidden).view(rows, 1, shape.kv_heads, shape.head_dim)
+        if hasattr(attention, "q_norm"):
+            query, key = rms_norm(query, attention.q_norm), rms_norm(key, attention.k_norm)
+        cos, sin = rotary
+        query = rotate(query.transpose(1, 2), cos, sin)
+        keys, values = cache.update(rotate(key.transpose(1, 2), cos, sin), value.transpose(1, 2), index)
+        out = F.scaled_dot_product_attention(
+            query, keys, values, attn_mask=mask, scale=self.scaling, enable_gqa=shape.heads != shape.kv_heads
+        )
+        return attention.o_proj(out.transpose(1, 2).reshape(rows, 1, -1))
+
+    def step(
+        self, tokens: torch.Tensor, positions: torch.Tensor, visible: torch.Tensor | None, cache: RolloutCache
+    ) -> torch.Tensor:
+        """Logits [rows, vocab] after one new token per row at `positions`; `visible` masks padded slots (or None)."""
+        hidden = self.embed(tokens[:, None])
+        angles = positions[:, None].float() * self.inv_freq.to(hidden.device)
+        angles = torch.cat((angles, angles), dim=-1)[:, None, None, :]
+        rotary = (angles.cos().to(hidden.dtype), angles.sin().to(hidden.dtype))
+        mask = None if visible is None else visible[:, None, None, :]
+        for index, layer in enumerate(self.layers):
+            hidden = hidden + self._attention(
+                layer, rms_norm(hidden, layer.input_layernorm), rotary, mask, cache, index
+            )
+            mlp, normed = layer.mlp, rms_norm(hidden, layer.post_attention_layernorm)
+            hidden = hidden + mlp.down_proj(F.silu(mlp.gate_proj(normed)) * mlp.up_proj(normed))
+        cache.advance()
+        return self.lm_head(rms_norm(hidden, self.norm))[:, -1]
+
+
+class ModuleDecoder:
+    """Decodes one token per row through the text decoder's own layer modules: any Qwen-VL layout, at module speed."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        text = model.model.language_model
+        self.embed, self.rotary, self.layers, self.norm = text.embed_tokens, text.rotary_emb, text.layers, text.norm
+        self.lm_head = model.lm_head
+
+    def step(
+        self, tokens: torch.Tensor, positions: torch.Tensor, visible: torch.Tensor | None, cache: RolloutCache
+    ) -> torch.Tensor:
+        """Logits [rows, vocab] after one new token per row at `positions`; `visible` masks padded slots (or None)."""
+        hidden = self.embed(tokens[:, None])
+        position_ids = positions.view(1, -1, 1).expand(3, -1, -1)
+        rotary = self.rotary(hidden, position_ids)
+        mask = None if visible is None else visible[:, None, None, :]
+        for layer in self.layers:
+            hidden = layer(
+                hidden,
+                attention_mask=mask,
+                position_ids=position_ids,
+                past_key_values=cache,
+                position_embeddings=rotary,
+            )
+        cache.advance()
+        return self.lm_head(self.norm(hidden))[:, -1]
+
+
+def decoder_for(model: PreTrainedModel) -> PlainDecoder | ModuleDecoder:
+    """The plain-tensor decoder when it reproduces the model exactly, else the module-by-module one."""
+    if getattr(getattr(model, "model", None), "language_model", None) is None:
+        raise TypeError(f"{type(model).__name__} has no Qwen-VL text decoder (model.model.language_model)")
+    return PlainDecoder(model) if unsupported_reason(model) is None else ModuleDecoder(model)
