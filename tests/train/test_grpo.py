@@ -114,3 +114,14 @@ def test_checkpoints_after_a_resume_stay_loadable_with_keep_one(tmp_path: Path, 
     assert [p.name for p in (tmp_path / "checkpoints").glob("step-*")] == ["step-3"]
     assert (final / "tokenizer.json").is_file() and (final / "preprocessor_config.json").is_file()
     AutoModelForImageTextToText.from_pretrained(final)
+
+
+def test_engine_sleeps_for_the_update_and_gets_the_new_weights_after_it(tmp_path: Path, tiny_config) -> None:
+    trainer = GRPOTrainer(tiny_config(tmp_path, "train.steps=1"))
+    engine, weight = trainer.policy.engine, trainer.policy.model.lm_head.weight
+    before = weight.detach().clone()
+    events: list[tuple[str, bool]] = []
+    engine.sleep = lambda: events.append(("sleep", torch.equal(weight, before)))
+    engine.sync_weights = lambda: events.append(("sync", torch.equal(weight, before)))
+    trainer.train_step()
+    assert events == [("sleep", True), ("sync", False)]

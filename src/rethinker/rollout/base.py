@@ -46,3 +46,7 @@ class RolloutEngine(Protocol):
     def sync_weights(self) -> None:
         """Make the engine sample from the trainer's current weights (a no-op when it shares the trainer's model)."""
         ...
+
+    def sleep(self) -> None:
+        """Free the accelerator memory the engine holds while the trainer updates (a no-op for in-process engines)."""
+        ...

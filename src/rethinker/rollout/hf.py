@@ -71,6 +71,9 @@ class HFRolloutEngine:
     def sync_weights(self) -> None:
         """Nothing to do: generation uses the trainer's model object."""
 
+    def sleep(self) -> None:
+        """Nothing to free: the engine holds no memory of its own between rollouts."""
+
     def generate(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[list[Generation]]:
         """Sample `params.n` responses per prompt, at most `batch_size` sequences (whole groups) at a time."""
         per_batch = max(1, self.batch_size // params.n)

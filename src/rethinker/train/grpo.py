@@ -351,6 +351,7 @@ class GRPOTrainer:
             rank=self.dist.rank,
             world_size=self.dist.world_size,
         )
+        self.policy.engine.sleep()
         metrics = policy_update(
             self.policy.model,
             self.policy.ref_model,
@@ -362,6 +363,7 @@ class GRPOTrainer:
         )
         if self.policy.rollout_model is not None:
             copy_weights(self.policy.model, self.policy.rollout_model)
+        self.policy.engine.sync_weights()
         return metrics
 
     def train_step(self) -> dict[str, float]:
