@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +11,7 @@ from transformers import PreTrainedModel
 
 from rethinker.models.processor import mm_token_type_ids
 from rethinker.train.samples import Sample
+from rethinker.train.shared_images import encode_each_image_once
 
 PixelFn = Callable[[int], tuple[torch.Tensor | None, torch.Tensor | None]]
 """Maps an example index to its (pixel_values, image_grid_thw), built on demand."""
@@ -17,7 +19,11 @@ PixelFn = Callable[[int], tuple[torch.Tensor | None, torch.Tensor | None]]
 
 @dataclass(frozen=True)
 class MicroBatch:
-    """Sequences laid out as [left-padded prompt | right-padded response], so responses share one column range."""
+    """Sequences laid out as [left-padded prompt | right-padded response], so responses share one column range.
+
+    `pixel_values` holds each distinct example's images once (grids `distinct_grid_thw`); `image_grid_thw` lists every
+    row's images, which are the distinct images `image_order`.
+    """
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
@@ -27,10 +33,15 @@ class MicroBatch:
     advantages: torch.Tensor
     pixel_values: torch.Tensor | None
     image_grid_thw: torch.Tensor | None
+    distinct_grid_thw: torch.Tensor | None = None
+    image_order: tuple[int, ...] = ()
 
 
 def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBatch:
-    """Pad a list of samples into one `MicroBatch` (prompts to the left, responses to the right)."""
+    """Pad a list of samples into one `MicroBatch` (prompts to the left, responses to the right).
+
+    Pixels are fetched and kept once per distinct example, not once per sample of its group.
+    """
     prompt_width = max(int(s.prompt_ids.numel()) for s in samples)
     response_width = max(s.response_length for s in samples)
     n = len(samples)
@@ -39,7 +50,6 @@ def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBat
     response_ids = torch.full((n, response_width), pad_id, dtype=torch.long)
     response_mask = torch.zeros((n, response_width), dtype=torch.float32)
     old_logprobs = torch.zeros((n, response_width), dtype=torch.float32)
-    pixel_values, grids = [], []
     for row, sample in enumerate(samples):
         p, r = int(sample.prompt_ids.numel()), sample.response_length
         input_ids[row, prompt_width - p : prompt_width] = sample.prompt_ids
@@ -48,10 +58,7 @@ def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBat
         response_ids[row, :r] = sample.response_ids
         response_mask[row, :r] = 1.0
         old_logprobs[row, :r] = sample.old_logprobs
-        values, grid = pixels(sample.example_index)
-        if values is not None:
-            pixel_values.append(values)
-            grids.append(grid)
+    images = distinct_images([s.example_index for s in samples], pixels)
     return MicroBatch(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -59,16 +66,47 @@ def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBat
         response_mask=response_mask,
         old_logprobs=old_logprobs,
         advantages=torch.tensor([s.advantage for s in samples], dtype=torch.float32),
-        pixel_values=torch.cat(pixel_values) if pixel_values else None,
-        image_grid_thw=torch.cat(grids) if grids else None,
+        pixel_values=images.pixel_values,
+        image_grid_thw=images.grid_thw[list(images.order)] if images.grid_thw is not None else None,
+        distinct_grid_thw=images.grid_thw,
+        image_order=images.order,
     )
+
+
+@dataclass(frozen=True)
+class DistinctImages:
+    """Each distinct example's images once (`pixel_values`, `grid_thw`) and, per row in turn, which of them it shows."""
+
+    pixel_values: torch.Tensor | None
+    grid_thw: torch.Tensor | None
+    order: tuple[int, ...]
+
+
+def distinct_images(example_indices: Sequence[int], pixels: PixelFn) -> DistinctImages:
+    """The images of the rows' examples, each example's fetched once, and the image order that rebuilds every row."""
+    values, grids, order = [], [], []
+    first_image: dict[int, range] = {}
+    count = 0
+    for index in example_indices:
+        if index not in first_image:
+            pixel_values, grid = pixels(index)
+            images = 0 if grid is None else len(grid)
+            first_image[index] = range(count, count + images)
+            count += images
+            if images:
+                values.append(pixel_values)
+                grids.append(grid)
+        order.extend(first_image[index])
+    if not values:
+        return DistinctImages(None, None, ())
+    return DistinctImages(torch.cat(values), torch.cat(grids), tuple(order))
 
 
 def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: float = 1.0) -> torch.Tensor:
     """Log-probabilities [batch, response_width] of the response tokens under softmax(logits / temperature).
 
     Only the logits of the response positions are materialised (`logits_to_keep`), which bounds memory by the response
-    length rather than the whole sequence.
+    length rather than the whole sequence, and each distinct image is encoded once (`encode_each_image_once`).
     """
     device = model.device
     response_width = batch.response_ids.shape[1]
@@ -78,11 +116,14 @@ def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: fl
         "logits_to_keep": response_width + 1,
         "use_cache": False,
     }
+    sharing = nullcontext()
     if batch.pixel_values is not None:
         inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
         inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
         inputs["mm_token_type_ids"] = mm_token_type_ids(inputs["input_ids"], model.config.image_token_id)
-    logits = model(**inputs).logits[:, :-1].float()
+        sharing = encode_each_image_once(model, batch.distinct_grid_thw, batch.image_order)
+    with sharing:
+        logits = model(**inputs).logits[:, :-1].float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
     chosen = logits.gather(2, batch.response_ids.to(device)[..., None]).squeeze(-1)
