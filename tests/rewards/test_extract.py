@@ -110,3 +110,14 @@ def test_count_waits(text: str, count: int) -> None:
 )
 def test_clean_answer(raw: str, clean: str) -> None:
     assert clean_answer(raw) == clean
+
+
+def test_the_last_statement_on_a_line_wins() -> None:
+    assert extract_answer("First guess: the answer is 4. Wait, no. So the answer is 5.").answer == "5"
+    assert extract_answer("Answer: 4. Answer: 5.").answer == "5"
+
+
+def test_a_stated_answer_ends_at_its_sentence_or_reason() -> None:
+    assert extract_answer("So the answer is 42, because 6 * 7 = 42").answer == "42"
+    assert extract_answer("Answer: B. The others do not fit.").answer == "B"
+    assert extract_answer("Answer: 1,000 apples").answer == "1,000 apples"

@@ -15,11 +15,9 @@ MAX_TAIL_CHARS = 8_000
 BOXED_GROUP_GAP_CHARS = 16
 
 _BOXED_TOKENS = re.compile(r"\\(?:boxed|fbox)\s*\{|\\[{}]|[{}]")
-_ANSWER_LINE = re.compile(r"\banswer\b[\s*_]*[:：][\s*_]*(.*)", re.IGNORECASE)
-_ANSWER_PHRASE = re.compile(
-    r"\banswer\s+(?:is|should\s+be|would\s+be)\b[\s*_]*[:：]?[\s*_]*([^\n]*)",
-    re.IGNORECASE,
-)
+_ANSWER_LINE = re.compile(r"\banswer\b[\s*_]*[:：][\s*_]*", re.IGNORECASE)
+_ANSWER_PHRASE = re.compile(r"\banswer\s+(?:is|should\s+be|would\s+be)\b[\s*_]*[:：]?[\s*_]*", re.IGNORECASE)
+_BECAUSE = re.compile(r",\s*(?:because|since)\b", re.IGNORECASE)
 _ANSWER_PREFIX = re.compile(r"^[\s*_]*(?:final\s+)?answer[\s*_]*[:：][\s*_]*", re.IGNORECASE)
 _CHOICE_LINE = re.compile(r"\(([A-K])\)(?:\s.*)?|([A-K])(?:[.:)](?:\s.*)?)?")
 _MATH_DELIMITERS = re.compile(r"\\[(\[](.*)\\[)\]]", re.DOTALL)
@@ -144,20 +142,25 @@ def _from_answer_tag(region: str) -> str | None:
 def _from_answer_line(region: str) -> str | None:
     lines = region.splitlines()
     for index in range(len(lines) - 1, -1, -1):
-        match = _ANSWER_LINE.search(lines[index])
-        if match is None:
+        starts = [match.end() for match in _ANSWER_LINE.finditer(lines[index])]
+        if not starts:
             continue
-        answer = clean_answer(match.group(1))
+        answer = clean_answer(_first_sentence(lines[index][starts[-1] :]))
         following = [line for line in lines[index + 1 :] if line.strip()]
         return answer if answer or not following else clean_answer(following[0])
     return None
 
 
 def _from_answer_phrase(region: str) -> str | None:
-    matches = list(_ANSWER_PHRASE.finditer(region))
-    if not matches:
+    starts = [match.end() for match in _ANSWER_PHRASE.finditer(region)]
+    if not starts:
         return None
-    return clean_answer(_SENTENCE_END.split(matches[-1].group(1), maxsplit=1)[0])
+    return clean_answer(_first_sentence(region[starts[-1] :].split("\n", 1)[0]))
+
+
+def _first_sentence(text: str) -> str:
+    """`text` up to its first sentence end or ", because ..." clause: what a stated answer ends at."""
+    return _BECAUSE.split(_SENTENCE_END.split(text, maxsplit=1)[0], maxsplit=1)[0]
 
 
 def _from_choice_letter(region: str) -> str | None:
