@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,11 @@ def test_train_prints_held_out_accuracy_at_start_and_end(tmp_path: Path, capsys:
 def test_unknown_key_exits_with_a_message(capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "train.stepz=3"]) == 2
     assert "train.stepz" in capsys.readouterr().err
+
+
+def test_tiny_builds_the_family_asked_for(tmp_path: Path) -> None:
+    assert main(["tiny", "--out", str(tmp_path / "q3"), "--family", "qwen3_vl"]) == 0
+    config = json.loads((tmp_path / "q3" / "config.json").read_text())
+    assert config["model_type"] == "qwen3_vl"
+    with pytest.raises(SystemExit, match="warm start"):
+        main(["tiny", "--out", str(tmp_path / "w"), "--family", "qwen2_vl", "--pretrain"])

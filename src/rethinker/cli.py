@@ -12,6 +12,7 @@ from rethinker.coldstart import cli as coldstart_cli
 from rethinker.config import ConfigError, RLConfig, load_config
 from rethinker.curation import cli as curation_cli
 from rethinker.eval import cli as eval_cli
+from rethinker.models.tiny import DEFAULT_FAMILY, FAMILIES
 from rethinker.report import cli as report_cli
 from rethinker.serve import cli as serve_cli
 from rethinker.train import sft_cli
@@ -37,9 +38,11 @@ def _tiny(args: argparse.Namespace) -> int:
     from rethinker.train.warmup import pretrain_tiny
 
     if args.pretrain:
+        if args.family != DEFAULT_FAMILY:
+            raise SystemExit(f"--pretrain builds the {DEFAULT_FAMILY} warm start; drop --family {args.family}")
         out = pretrain_tiny(Path(args.out))
     else:
-        out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed)
+        out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed, family=args.family)
     print(f"tiny model written to {out}")
     return 0
 
@@ -55,10 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.steps=10 rollout.group_size=4")
     train.set_defaults(func=_train)
 
-    tiny = commands.add_parser("tiny", help="build the tiny Qwen2.5-VL offline (random init, or --pretrain warm-up)")
+    tiny = commands.add_parser("tiny", help="build a tiny Qwen-VL offline (random init, or --pretrain warm-up)")
     tiny.add_argument("--out", required=True, help="output directory")
     tiny.add_argument("--seed", type=int, default=0, help="initialisation seed of the random model")
     tiny.add_argument("--pretrain", action="store_true", help="run the supervised warm-up (the packaged 'tiny' start)")
+    tiny.add_argument(
+        "--family",
+        choices=sorted(FAMILIES),
+        default=DEFAULT_FAMILY,
+        help="model family of the random model (the warm-up is Qwen2.5-VL)",
+    )
     tiny.set_defaults(func=_tiny)
 
     sft_cli.add_parser(commands)
