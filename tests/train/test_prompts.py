@@ -134,3 +134,12 @@ def test_too_long_prompts_raise_every_time_and_are_not_cached(
 def test_negative_budget_is_refused() -> None:
     with pytest.raises(ValueError, match="budget"):
         PixelCache(max_bytes=-1)
+
+
+def test_misses_count_every_time_images_are_processed(processor: VisionProcessor, examples: list[Example]) -> None:
+    bank = PromptBank(processor, examples, "default", None, 4096, pixel_cache_bytes=0)
+    bank.input_ids(1)
+    bank.input_ids(1)
+    bank.get(1)
+    assert bank.metrics()["prompts/pixel_misses"] == 2
+    assert bank.metrics()["prompts/encode_s"] > 0

@@ -1,14 +1,16 @@
 """Encoded prompts per example, built lazily: token ids kept per example, pixel tensors only within a byte budget.
 
 At real pixel bounds one image's pixel tensor is tens of megabytes (1003520 pixels -> 4900 patches x 1176 floats =
-23 MB), so a cache counted in entries would hold gigabytes. The cheap part of an encoding (token ids and image grid,
+22 MiB), so a cache counted in entries would hold gigabytes. The cheap part of an encoding (token ids and image grid,
 kilobytes) is kept for up to `capacity` examples; pixel tensors live in a least-recently-used cache bounded in bytes
-(`pixel_cache_bytes`) and are rebuilt from the image on a miss. Rebuilding is deterministic, so a cached and a rebuilt
-tensor are identical, and it costs about 0.3 s per megapixel image on one CPU core, small beside a forward pass over
-that image. The default budget (256 MiB) keeps every image of the small default runs (a few kB each) and about ten
-megapixel images: the trainer asks for one example's pixels several times in a row (once per sample of its group), so
-a budget of a few images already serves a micro-batch from one decode. Host RAM held here is thus bounded by
-`pixel_cache_bytes` plus `capacity` token-id encodings, whatever the number of queries per episode.
+(`pixel_cache_bytes`, `data.pixel_cache_mb` in the RL config) and are rebuilt from the image on a miss. Rebuilding is
+deterministic, so cached and rebuilt tensors are identical. Its cost decided the design (benchmarks/host_ram): about
+0.2-0.4 s per megapixel image on one CPU core. The trainer asks for one example's pixels once per sample of its group
+in a row, so a budget of a few images serves a micro-batch from one decode; when an episode's images exceed the budget,
+each is processed about three times per episode (length check, rollout, update), some 15% of a tiny-model episode and
+far less beside a real model's forward pass. The default budget (256 MiB) holds every image of the small default runs
+(a few kB each) and about ten megapixel images; raising it to queries x image size processes each image once.
+Host RAM held here is thus bounded by the budget plus `capacity` token-id encodings, whatever the episode size.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class PromptBank:
         images = load_example_images(example, min_pixels=size.shortest_edge, max_pixels=size.longest_edge)
         encoded = self.processor.encode(text, images, max_length=self.max_prompt_tokens)
         self.encode_seconds += time.perf_counter() - start
+        if images:
+            self.pixel_misses += 1
         return encoded
 
     def _remember(self, index: int, encoded: PromptInputs) -> PromptInputs:
@@ -133,15 +137,12 @@ class PromptBank:
         if known is None:
             encoded = self._encode(index)
             self._remember(index, encoded)
-            if encoded.pixel_values is not None:
-                self.pixel_misses += 1
             return encoded
         self._ids.move_to_end(index)
         if known.image_grid_thw is None:
             return known
         values = self.pixel_cache.get(index)
         if values is None:
-            self.pixel_misses += 1
             values = self._encode(index).pixel_values
             self.pixel_cache.put(index, values)
         else:
@@ -154,7 +155,7 @@ class PromptBank:
         return encoded.pixel_values, encoded.image_grid_thw
 
     def metrics(self) -> dict[str, float]:
-        """`prompts/*`: pixel cache hits and misses so far, bytes and entries held, and seconds spent encoding."""
+        """`prompts/*`: pixel cache hits, misses (images processed), bytes and entries held, seconds encoding."""
         return {
             "prompts/pixel_hits": float(self.pixel_hits),
             "prompts/pixel_misses": float(self.pixel_misses),
