@@ -125,3 +125,13 @@ def test_engine_sleeps_for_the_update_and_gets_the_new_weights_after_it(tmp_path
     engine.sync_weights = lambda: events.append(("sync", torch.equal(weight, before)))
     trainer.train_step()
     assert events == [("sleep", True), ("sync", False)]
+
+
+def test_step_time_breakdown_adds_up(tmp_path: Path, tiny_config) -> None:
+    metrics = GRPOTrainer(tiny_config(tmp_path, "train.steps=1")).train_step()
+    update_parts = [metrics[f"time/{part}_s"] for part in ("forward", "backward", "optimizer")]
+    assert all(part > 0 for part in update_parts)
+    assert sum(update_parts) <= metrics["time/update_s"]
+    assert 0 < metrics["time/generate_s"] and 0 <= metrics["time/reward_s"]
+    assert metrics["time/generate_s"] + metrics["time/reward_s"] <= metrics["time/rollout_s"]
+    assert metrics["time/rollout_s"] + metrics["time/update_s"] <= metrics["time/step_s"]

@@ -261,7 +261,9 @@ class GRPOTrainer:
         samples, metrics = self.rethinker.apply(samples, self.train_bank.get, self.reward, rng)
         accepted = [s for s in samples if s.accepted_rethink]
         if accepted:
+            start = time.perf_counter()
             self.behaviour_logprobs(accepted)
+            metrics["time/logprob_recompute_s"] = time.perf_counter() - start
         return samples, metrics
 
     def behaviour_logprobs(self, samples: list[Sample]) -> None:
@@ -289,10 +291,11 @@ class GRPOTrainer:
 
         Under torchrun each rank rolls out, scores and rethinks its share; the groups are then gathered on every rank.
         """
-        samples = self.rollout(self.next_queries(), round_index)
         start = time.perf_counter()
+        samples = self.rollout(self.next_queries(), round_index)
+        generate_s = time.perf_counter() - start
         self.reward(samples)
-        metrics = {"time/reward_s": time.perf_counter() - start}
+        metrics = {"time/generate_s": generate_s, "time/reward_s": time.perf_counter() - start - generate_s}
         if self.config.rethink.enabled:
             start = time.perf_counter()
             samples, rethink_metrics = self.rethink(samples)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ def policy_update(
     pixels: PixelFn,
     settings: UpdateSettings,
 ) -> dict[str, float]:
-    """Run `update_epochs` passes over `samples`, one optimizer step per pass; returns loss and gradient metrics.
+    """Run `update_epochs` passes over `samples`, one optimizer step per pass; returns loss, gradient and time metrics.
 
     Every rank passes the same global batch and computes its own micro-batches, weighted by their share of the global
     batch, so the sum of the ranks' gradients is the single-process gradient (FSDP averages across ranks, hence the
@@ -67,10 +68,12 @@ def policy_update(
     total_tokens = float(sum(s.response_length for s in samples))
     sft_selected = {id(s) for s in samples if s.accepted_rethink and s.advantage > 0}
     sft_tokens = float(sum(s.response_length for s in samples if id(s) in sft_selected))
+    timers = {"time/forward_s": 0.0, "time/backward_s": 0.0, "time/optimizer_s": 0.0}
     model.train()
     for _ in range(algo.update_epochs):
         optimizer.zero_grad(set_to_none=True)
         for chunk_samples, scale in chunks:
+            started = time.perf_counter()
             batch = collate(chunk_samples, settings.pad_id, pixels)
             weight = share(batch, total_tokens, len(samples), algo.loss_agg) * scale
             logp = response_logprobs(model, batch, settings.temperature)
@@ -105,12 +108,17 @@ def policy_update(
                     nll = token_mean_nll(logp, mask, selected) * (chunk_sft_tokens / sft_tokens) * scale
                     total = total + settings.sft_coef * nll
                     totals["loss/sft"] += settings.sft_coef * nll.item()
+            backward_start = time.perf_counter()
+            timers["time/forward_s"] += backward_start - started
             (total * settings.world_size).backward()
+            timers["time/backward_s"] += time.perf_counter() - backward_start
+        optimizer_start = time.perf_counter()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
+        timers["time/optimizer_s"] += time.perf_counter() - optimizer_start
     scheduler.step()
     epochs = algo.update_epochs
     metrics = {key: value / epochs for key, value in sum_across_ranks(totals).items()}
     metrics["grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
     metrics["lr"] = scheduler.get_last_lr()[0]
-    return metrics
+    return {**metrics, **timers}
