@@ -31,7 +31,15 @@ from bench_common import (
     side_main,
 )
 
-TIME_PARTS = ("time/rollout_s", "time/reward_s", "time/update_s")
+TIME_PARTS = (
+    "time/rollout_s",
+    "time/generate_s",
+    "time/reward_s",
+    "time/update_s",
+    "time/forward_s",
+    "time/backward_s",
+    "time/optimizer_s",
+)
 
 
 def overrides(spec: RunSpec) -> list[str]:
@@ -86,7 +94,7 @@ def build_trainer(spec: RunSpec) -> GRPOTrainer:
 
 
 def run(spec: RunSpec) -> RunResult:
-    """Train `spec.steps` steps and record each step's time, its parts and the tokens generated for it."""
+    """Train `spec.steps` steps and record each step's time (logging included), its parts and the tokens generated."""
     torch.set_num_threads(THREADS)
     trainer = build_trainer(spec)
     records = []
@@ -94,10 +102,12 @@ def run(spec: RunSpec) -> RunResult:
         for _ in range(spec.steps):
             start, cpu_start = time.perf_counter(), time.process_time()
             metrics = trainer.train_step()
-            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+            log_start = time.perf_counter()
             trainer.logger.log(trainer.step, metrics)
+            log_s = time.perf_counter() - log_start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             tokens = round(metrics["response/len_mean"] * metrics["batch/size"])
-            parts = {key: float(metrics[key]) for key in TIME_PARTS}
+            parts = {key: float(metrics[key]) for key in TIME_PARTS} | {"time/log_s": log_s}
             records.append(StepRecord(seconds, cpu_seconds, tokens, parts))
     finally:
         trainer.logger.close()

@@ -46,18 +46,16 @@ def paired_speedups(results: Sequence[RunResult], warmup: int, cpu: bool = False
     ]
 
 
+BREAKDOWN = ("generate", "reward", "forward", "backward", "optimizer", "log")
+"""rethinker's timed step parts, in step order (the trainer's own timers, plus the metrics logging around them)."""
+
+
 def rethinker_breakdown(results: Sequence[RunResult], warmup: int) -> dict[str, float]:
-    """Median seconds of rethinker's step parts: generation (rollout minus reward), reward, update, and the rest."""
+    """Median seconds of each of rethinker's step parts, of what the timers leave out, and of the whole step."""
     rows = [s for r in results if r.spec.side == "rethinker" for s in r.steps[warmup:]]
-    generation = [s.parts["time/rollout_s"] - s.parts["time/reward_s"] for s in rows]
-    rest = [s.seconds - s.parts["time/rollout_s"] - s.parts["time/update_s"] for s in rows]
-    return {
-        "generation_s": statistics.median(generation),
-        "reward_s": statistics.median(s.parts["time/reward_s"] for s in rows),
-        "update_s": statistics.median(s.parts["time/update_s"] for s in rows),
-        "other_s": statistics.median(rest),
-        "step_s": statistics.median(s.seconds for s in rows),
-    }
+    medians = {f"{part}_s": statistics.median(s.parts[f"time/{part}_s"] for s in rows) for part in BREAKDOWN}
+    rest = [s.seconds - sum(s.parts[f"time/{part}_s"] for part in BREAKDOWN) for s in rows]
+    return medians | {"other_s": statistics.median(rest), "step_s": statistics.median(s.seconds for s in rows)}
 
 
 def compare(results: Sequence[RunResult], warmup: int) -> dict[str, dict]:
@@ -109,13 +107,11 @@ def markdown_table(summary: dict[int, dict[str, dict]]) -> str:
         )
     lines += [
         "",
-        "| new tokens | rethinker generation s | reward s | update s | other s | step s |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| new tokens | " + " | ".join(f"{part} s" for part in BREAKDOWN) + " | other s | step s |",
+        "|---:|" + "---:|" * (len(BREAKDOWN) + 2),
     ]
     for length, entry in sorted(summary.items()):
         parts = entry["rethinker_breakdown"]
-        lines.append(
-            f"| {length} | {parts['generation_s']:.3f} | {parts['reward_s']:.3f} | {parts['update_s']:.3f} | "
-            f"{parts['other_s']:.3f} | {parts['step_s']:.3f} |"
-        )
+        cells = [f"{parts[f'{part}_s']:.3f}" for part in (*BREAKDOWN, "other", "step")]
+        lines.append(f"| {length} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

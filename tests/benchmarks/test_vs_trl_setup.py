@@ -22,7 +22,8 @@ def result(side: str, seconds: list[float], tokens: int = 512, rss: float = 900.
     """A measured process with the given step times; rethinker steps carry their time parts."""
     steps = []
     for value in seconds:
-        step_parts = {"time/rollout_s": value * 0.6, "time/reward_s": value * 0.1, "time/update_s": value * 0.3}
+        fractions = {"generate": 0.5, "reward": 0.1, "forward": 0.1, "backward": 0.15, "optimizer": 0.05, "log": 0.0}
+        step_parts = {f"time/{part}_s": value * share for part, share in fractions.items()}
         steps.append(StepRecord(value, value / 2, tokens, step_parts if side == "rethinker" else {}))
     return RunResult(RunSpec(side, 32, len(seconds), "model", "work"), steps, rss)
 
@@ -67,7 +68,8 @@ def test_compare_takes_medians_after_warmup_and_the_ratios() -> None:
     assert summary["ratios"]["paired_step_time_ratios"] == [pytest.approx(2.0)]
     assert summary["sides"]["trl"]["cpu_s_median"] == pytest.approx(2.0)
     assert summary["ratios"]["paired_cpu_time_ratio_median"] == pytest.approx(2.0)
-    assert summary["rethinker_breakdown"]["generation_s"] == pytest.approx(1.0)
+    assert summary["rethinker_breakdown"]["generate_s"] == pytest.approx(1.0)
+    assert summary["rethinker_breakdown"]["backward_s"] == pytest.approx(0.3)
     assert summary["rethinker_breakdown"]["other_s"] == pytest.approx(0.2)
 
 
