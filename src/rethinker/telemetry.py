@@ -11,6 +11,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+PROCESS_LOCAL_PREFIXES = ("time/", "prompts/")
+"""Metrics that describe the process rather than the run (timings, the prompt cache's counters): a resumed run
+reproduces every other metric exactly, but not these."""
+
+
+def run_state_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics row without its process-local keys: what a resumed run must reproduce exactly."""
+    return {key: value for key, value in row.items() if not key.startswith(PROCESS_LOCAL_PREFIXES)}
+
 
 class MetricsLogger:
     """Writes one flat JSON object per step to `metrics.jsonl`, mirrored to TensorBoard and W&B when enabled."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForImageTextToText
 
+from rethinker.telemetry import run_state_metrics
 from rethinker.train.grpo import GRPOTrainer
 
 PUBLIC_METRICS = {
@@ -76,7 +77,7 @@ def test_kl_is_zero_against_an_identical_reference(tmp_path: Path, tiny_config) 
 
 
 def _without_times(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if not k.startswith("time/")} for row in rows]
+    return [run_state_metrics(row) for row in rows]
 
 
 def test_resume_continues_exactly(tmp_path: Path, tiny_config) -> None:
@@ -135,3 +136,13 @@ def test_step_time_breakdown_adds_up(tmp_path: Path, tiny_config) -> None:
     assert 0 < metrics["time/generate_s"] and 0 <= metrics["time/reward_s"]
     assert metrics["time/generate_s"] + metrics["time/reward_s"] <= metrics["time/rollout_s"]
     assert metrics["time/rollout_s"] + metrics["time/update_s"] <= metrics["time/step_s"]
+
+
+def test_rollout_fetches_prompts_one_engine_batch_at_a_time(tmp_path: Path, tiny_config) -> None:
+    trainer = GRPOTrainer(tiny_config(tmp_path, "train.steps=1", "rollout.batch_size=8"))
+    engine, calls = trainer.policy.engine, []
+    generate = engine.generate
+    engine.generate = lambda prompts, params: calls.append(len(prompts)) or generate(prompts, params)
+    trainer.train_step()
+    assert calls == [2, 2]
+    assert trainer.train_bank.metrics()["prompts/pixel_misses"] >= 4

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from rethinker.telemetry import run_state_metrics
 from rethinker.train.grpo import GRPOTrainer
 
 
@@ -69,5 +70,5 @@ def test_resume_mid_episode_keeps_the_buffer(tmp_path: Path, tiny_config, parity
     resumed.fit()
     a = dict(straight.policy.model.named_parameters())
     assert all(torch.equal(a[name], p) for name, p in resumed.policy.model.named_parameters())
-    strip = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in _rows(tmp_path / "a")]
-    assert strip == [{k: v for k, v in r.items() if not k.startswith("time/")} for r in _rows(tmp_path / "b")]
+    strip = [run_state_metrics(r) for r in _rows(tmp_path / "a")]
+    assert strip == [run_state_metrics(r) for r in _rows(tmp_path / "b")]

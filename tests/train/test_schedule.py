@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rethinker.config import ConfigError, RLConfig, Stage, load_config
+from rethinker.telemetry import run_state_metrics
 from rethinker.train.grpo import GRPOTrainer
 from rethinker.train.schedule import stage_at
 
@@ -45,5 +46,5 @@ def test_two_stage_run_changes_group_size_and_length_and_resumes_in_stage(tmp_pa
     resumed = GRPOTrainer(tiny_config(tmp_path / "b", STAGES, "train.steps=4", "resume=true"))
     assert resumed.step == 3 and resumed.rollout_settings.group_size == 2
     resumed.fit()
-    strip = [{k: v for k, v in r.items() if not k.startswith("time/")} for r in _rows(tmp_path / "b")]
-    assert strip == [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+    strip = [run_state_metrics(r) for r in _rows(tmp_path / "b")]
+    assert strip == [run_state_metrics(r) for r in rows]

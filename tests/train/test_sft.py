@@ -16,6 +16,7 @@ from rethinker.config import ConfigError, load_config
 from rethinker.data.sharegpt import SFTRecord
 from rethinker.models.loading import load_processor
 from rethinker.models.processor import IMAGE_PAD
+from rethinker.telemetry import run_state_metrics
 from rethinker.train.sft import SFTTrainer, trained_nll_sum
 from rethinker.train.sft_cli import add_parser, run
 from rethinker.train.sft_config import SFTConfig, SFTEvalConfig
@@ -61,7 +62,7 @@ def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _public_metrics(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if not k.startswith("time/")} for row in rows]
+    return [run_state_metrics(row) for row in rows]
 
 
 def test_label_mask_covers_exactly_the_assistant_turns_and_their_end_tokens(tiny_dir: Path) -> None:

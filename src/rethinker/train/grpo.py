@@ -12,7 +12,7 @@ import torch
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config
-from rethinker.models.processor import PromptInputs, PromptTooLongError
+from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
@@ -70,8 +70,14 @@ class GRPOTrainer:
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt
+        pixel_cache_bytes = config.data.pixel_cache_mb * 1024 * 1024
         self.train_bank = PromptBank(
-            self.policy.processor, train, prompt.template, prompt.system, prompt.max_prompt_tokens
+            self.policy.processor,
+            train,
+            prompt.template,
+            prompt.system,
+            prompt.max_prompt_tokens,
+            pixel_cache_bytes=pixel_cache_bytes,
         )
         self.eval_bank = PromptBank(
             self.policy.processor,
@@ -79,6 +85,7 @@ class GRPOTrainer:
             prompt.template,
             prompt.system,
             prompt.max_prompt_tokens,
+            pixel_cache_bytes=pixel_cache_bytes,
         )
         self.stream = DataStream(len(train), config.seed, config.data.shuffle)
         self.reward_fn = get_reward_fn(config.reward.fn)
@@ -197,23 +204,34 @@ class GRPOTrainer:
         while len(chosen) < wanted:
             for index in self.stream.take(wanted - len(chosen)):
                 try:
-                    self.train_bank.get(index)
+                    self.train_bank.input_ids(index)
                     chosen.append(index)
                 except PromptTooLongError as exc:
                     self.skipped_prompts += 1
                     log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
         return chosen
 
-    def generate(self, prompts: list[PromptInputs], positions: range, round_index: int) -> list[list[Generation]]:
-        """Response groups for `prompts` (at `positions` in the episode), seeded per batch or per query."""
+    def generate(self, queries: list[int], positions: range, round_index: int) -> list[list[Generation]]:
+        """Response groups for `queries` (at `positions` in the episode), seeded per batch or per query.
+
+        Prompts (with their pixels) are fetched one engine batch at a time, so an episode's images are never all in
+        host memory at once.
+        """
         seed = step_seed(self.config.seed, self.step, round_index)
+        params = self.sampling_params()
         if not self.seed_per_query:
             torch.manual_seed(seed)
-            return self.policy.engine.generate(prompts, self.sampling_params())
+            per_call = max(1, self.rollout_settings.batch_size // params.n)
+            chunks = [queries[i : i + per_call] for i in range(0, len(queries), per_call)]
+            return [
+                group
+                for chunk in chunks
+                for group in self.policy.engine.generate([self.train_bank.get(i) for i in chunk], params)
+            ]
         groups = []
-        for position, prompt in zip(positions, prompts, strict=True):
+        for position, index in zip(positions, queries, strict=True):
             torch.manual_seed(step_seed(seed, position, 1))
-            groups.extend(self.policy.engine.generate([prompt], self.sampling_params()))
+            groups.extend(self.policy.engine.generate([self.train_bank.get(index)], params))
         return groups
 
     def rollout(self, queries: list[int], round_index: int = 0) -> list[Sample]:
@@ -221,8 +239,7 @@ class GRPOTrainer:
         self.samples_generated += len(queries) * self.sampling_params().n
         start, end = shard_bounds(len(queries), self.dist.rank, self.dist.world_size)
         queries = queries[start:end]
-        prompts = [self.train_bank.get(i) for i in queries]
-        groups = self.generate(prompts, range(start, end), round_index)
+        groups = self.generate(queries, range(start, end), round_index)
         samples = []
         for query_index, (example_index, group) in enumerate(zip(queries, groups, strict=True), start):
             for generation in group:
@@ -230,7 +247,7 @@ class GRPOTrainer:
                     Sample(
                         example_index=example_index,
                         query_index=query_index,
-                        prompt_ids=prompts[query_index - start].input_ids,
+                        prompt_ids=self.train_bank.input_ids(example_index),
                         response_ids=generation.token_ids,
                         old_logprobs=generation.logprobs,
                         response_text=self.policy.processor.decode(generation.token_ids),
@@ -391,6 +408,7 @@ class GRPOTrainer:
         update_s = time.perf_counter() - update_start
         metrics.update(batch_metrics(batch, self.step))
         metrics.update(self.replay.metrics())
+        metrics.update(self.train_bank.metrics())
         self.step += 1
         advantages = torch.tensor([s.advantage for s in batch.samples])
         self.logger.histogram(self.step, "adv/hist", advantages)
