@@ -62,12 +62,22 @@ def _forward_logits(model, prompt, continuation: list[int], image_id: int) -> to
     return logits[0, prompt.length :]
 
 
-@pytest.mark.parametrize("decoder_class", [PlainDecoder, ModuleDecoder])
-def test_decoding_matches_the_forward_pass(family_setup, decoder_class) -> None:
+DECODERS = {
+    "plain-fused": PlainDecoder,
+    "plain-unfused": lambda model: PlainDecoder(model, fuse_max_bytes=0),
+    "modules": ModuleDecoder,
+}
+
+
+@pytest.mark.parametrize("decoder_name", sorted(DECODERS))
+def test_decoding_matches_the_forward_pass(family_setup, decoder_name: str) -> None:
     model, processor, prompts = family_setup
     assert unsupported_reason(model) is None
+    decoder = DECODERS[decoder_name](model)
+    if decoder_name.startswith("plain"):
+        assert (decoder.fused is not None) == (decoder_name == "plain-fused")
     continuation = processor.tokenizer.encode(" I count 3 dots.", add_special_tokens=False)
-    decoded = _decode_logits(model, decoder_class(model), prompts, processor, continuation)
+    decoded = _decode_logits(model, decoder, prompts, processor, continuation)
     for row, prompt in enumerate(prompts):
         expected = _forward_logits(model, prompt, continuation, processor.image_pad_id)
         assert torch.allclose(decoded[row], expected, atol=TOLERANCE), (decoded[row] - expected).abs().max()

@@ -30,9 +30,48 @@ class DecoderShape:
     head_dim: int
 
 
+FUSE_MAX_BYTES = 64 * 1024 * 1024
+"""Fused projection copies are made only below this size: small models pay per matmul call, large ones per FLOP."""
+
+
+@dataclass(frozen=True)
+class FusedProjections:
+    """A layer's q|k|v and gate|up projections concatenated, so each is one matmul per step."""
+
+    qkv_weight: torch.Tensor
+    qkv_bias: torch.Tensor | None
+    gate_up_weight: torch.Tensor
+
+    @classmethod
+    def of(cls, layer: nn.Module) -> FusedProjections:
+        """Copies of the layer's current projection weights, concatenated."""
+        attention, mlp = layer.self_attn, layer.mlp
+        projections = (attention.q_proj, attention.k_proj, attention.v_proj)
+        bias = None
+        if any(p.bias is not None for p in projections):
+            bias = torch.cat(
+                [p.bias if p.bias is not None else p.weight.new_zeros(p.out_features) for p in projections]
+            )
+        weight = torch.cat([p.weight for p in projections])
+        return cls(weight, bias, torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]))
+
+
+def projection_bytes(layers: Sequence[nn.Module]) -> int:
+    """Bytes of the q/k/v and gate/up weights of `layers` (what fusing them copies)."""
+    names = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj")
+    return sum(
+        param.numel() * param.element_size()
+        for layer in layers
+        for name in names
+        for param in layer.get_submodule(name).parameters()
+    )
+
+
 def rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
-    """The Qwen RMSNorm: normalised in float32, scaled by the weight in the input's dtype."""
+    """The Qwen RMSNorm: normalised in float32, scaled by the weight in the input's dtype (one fused op in float32)."""
     dtype = hidden.dtype
+    if dtype == torch.float32 and norm.weight.dtype == torch.float32:
+        return F.rms_norm(hidden, norm.weight.shape, norm.weight, norm.variance_epsilon)
     hidden = hidden.float()
     hidden = hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
     return norm.weight * hidden.to(dtype)
@@ -63,9 +102,13 @@ def unsupported_reason(model: PreTrainedModel) -> str | None:
 
 
 class PlainDecoder:
-    """Decodes one token per row with the model's text-decoder weights (Qwen2-VL, Qwen2.5-VL, Qwen3-VL layouts)."""
+    """Decodes one token per row with the model's text-decoder weights (Qwen2-VL, Qwen2.5-VL, Qwen3-VL layouts).
 
-    def __init__(self, model: PreTrainedModel) -> None:
+    Built per rollout batch; for models under `fuse_max_bytes` it fuses copies of the q/k/v and gate/up weights taken
+    at that moment (the policy does not change during a rollout).
+    """
+
+    def __init__(self, model: PreTrainedModel, fuse_max_bytes: int = FUSE_MAX_BYTES) -> None:
         reason = unsupported_reason(model)
         if reason is not None:
             raise TypeError(f"plain decoding does not support this model: {reason}")
@@ -80,17 +123,40 @@ class PlainDecoder:
             attention.config.num_attention_heads, attention.config.num_key_value_heads, attention.head_dim
         )
         self.scaling = attention.scaling
+        self.fused: list[FusedProjections] | None = None
+        if projection_bytes(self.layers) <= fuse_max_bytes:
+            with torch.no_grad():
+                self.fused = [FusedProjections.of(layer) for layer in self.layers]
+
+    def _qkv(self, layer: nn.Module, index: int, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.fused is None:
+            attention = layer.self_attn
+            return attention.q_proj(hidden), attention.k_proj(hidden), attention.v_proj(hidden)
+        shape = self.shape
+        sizes = (shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim, shape.kv_heads * shape.head_dim)
+        fused = self.fused[index]
+        return F.linear(hidden, fused.qkv_weight, fused.qkv_bias).split(sizes, dim=-1)
+
+    def _mlp(self, layer: nn.Module, index: int, hidden: torch.Tensor) -> torch.Tensor:
+        mlp = layer.mlp
+        if self.fused is None:
+            return mlp.down_proj(F.silu(mlp.gate_proj(hidden)) * mlp.up_proj(hidden))
+        gate, up = F.linear(hidden, self.fused[index].gate_up_weight).chunk(2, dim=-1)
+        return mlp.down_proj(F.silu(gate) * up)
 
     def _attention(self, layer: nn.Module, hidden: torch.Tensor, rotary: tuple, mask, cache, index: int):
         attention, shape, rows = layer.self_attn, self.shape, hidden.shape[0]
-        query = attention.q_proj(hidden).view(rows, 1, shape.heads, shape.head_dim)
-        key = attention.k_proj(hidden).view(rows, 1, shape.kv_heads, shape.head_dim)
-        value = attention.v_proj(hidden).view(rows, 1, shape.kv_heads, shape.head_dim)
+        query, key, value = self._qkv(layer, index, hidden)
+        query = query.reshape(rows, 1, shape.heads, shape.head_dim)
+        key = key.reshape(rows, 1, shape.kv_heads, shape.head_dim)
+        value = value.reshape(rows, 1, shape.kv_heads, shape.head_dim)
         if hasattr(attention, "q_norm"):
             query, key = rms_norm(query, attention.q_norm), rms_norm(key, attention.k_norm)
         cos, sin = rotary
-        query = rotate(query.transpose(1, 2), cos, sin)
-        keys, values = cache.update(rotate(key.transpose(1, 2), cos, sin), value.transpose(1, 2), index)
+        query, key = (
+            rotate(torch.cat((query, key), dim=2), cos, sin).transpose(1, 2).split((shape.heads, shape.kv_heads), dim=1)
+        )
+        keys, values = cache.update(key, value.transpose(1, 2), index)
         out = F.scaled_dot_product_attention(
             query, keys, values, attn_mask=mask, scale=self.scaling, enable_gqa=shape.heads != shape.kv_heads
         )
@@ -109,8 +175,7 @@ class PlainDecoder:
             hidden = hidden + self._attention(
                 layer, rms_norm(hidden, layer.input_layernorm), rotary, mask, cache, index
             )
-            mlp, normed = layer.mlp, rms_norm(hidden, layer.post_attention_layernorm)
-            hidden = hidden + mlp.down_proj(F.silu(mlp.gate_proj(normed)) * mlp.up_proj(normed))
+            hidden = hidden + self._mlp(layer, index, rms_norm(hidden, layer.post_attention_layernorm))
         cache.advance()
         return self.lm_head(rms_norm(hidden, self.norm))[:, -1]
 
