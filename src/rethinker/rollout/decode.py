@@ -77,11 +77,21 @@ def rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
     return norm.weight * hidden.to(dtype)
 
 
-def rotate(states: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding in the half-split layout: x * cos + rotate_half(x) * sin."""
-    half = states.shape[-1] // 2
-    rotated = torch.cat((-states[..., half:], states[..., :half]), dim=-1)
-    return states * cos + rotated * sin
+def rotate(states: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding in the half-split layout, x * cos + rotate_half(x) * sin, with `signed_sin` = [-sin | sin].
+
+    rotate_half(x) = [-x2 | x1] is [x2 | x1] (a roll by half) times [-1 | 1], folded into the sine table.
+    """
+    return torch.addcmul(states * cos, states.roll(states.shape[-1] // 2, dims=-1), signed_sin)
+
+
+def add_projection(residual: torch.Tensor, inputs: torch.Tensor, projection: nn.Linear) -> torch.Tensor:
+    """residual + projection(inputs) for [rows, 1, features] tensors, as one fused op when the layer has no bias."""
+    if projection.bias is not None:
+        return residual + projection(inputs)
+    rows = residual.shape[0]
+    fused = torch.addmm(residual.reshape(rows, -1), inputs.reshape(rows, -1), projection.weight.t())
+    return fused.view_as(residual)
 
 
 def unsupported_reason(model: PreTrainedModel) -> str | None:
@@ -138,15 +148,18 @@ class PlainDecoder:
         return F.linear(hidden, fused.qkv_weight, fused.qkv_bias).split(sizes, dim=-1)
 
     def _mlp(self, layer: nn.Module, index: int, hidden: torch.Tensor) -> torch.Tensor:
-        mlp = layer.mlp
+        """hidden + the layer's MLP of its normalised hidden state."""
+        mlp, normed = layer.mlp, rms_norm(hidden, layer.post_attention_layernorm)
         if self.fused is None:
-            return mlp.down_proj(F.silu(mlp.gate_proj(hidden)) * mlp.up_proj(hidden))
-        gate, up = F.linear(hidden, self.fused[index].gate_up_weight).chunk(2, dim=-1)
-        return mlp.down_proj(F.silu(gate) * up)
+            gate, up = mlp.gate_proj(normed), mlp.up_proj(normed)
+        else:
+            gate, up = F.linear(normed, self.fused[index].gate_up_weight).chunk(2, dim=-1)
+        return add_projection(hidden, F.silu(gate) * up, mlp.down_proj)
 
     def _attention(self, layer: nn.Module, hidden: torch.Tensor, rotary: tuple, mask, cache, index: int):
+        """hidden + the layer's self-attention of its normalised hidden state over the cache."""
         attention, shape, rows = layer.self_attn, self.shape, hidden.shape[0]
-        query, key, value = self._qkv(layer, index, hidden)
+        query, key, value = self._qkv(layer, index, rms_norm(hidden, layer.input_layernorm))
         query = query.reshape(rows, 1, shape.heads, shape.head_dim)
         key = key.reshape(rows, 1, shape.kv_heads, shape.head_dim)
         value = value.reshape(rows, 1, shape.kv_heads, shape.head_dim)
@@ -160,7 +173,7 @@ class PlainDecoder:
         out = F.scaled_dot_product_attention(
             query, keys, values, attn_mask=mask, scale=self.scaling, enable_gqa=shape.heads != shape.kv_heads
         )
-        return attention.o_proj(out.transpose(1, 2).reshape(rows, 1, -1))
+        return add_projection(hidden, out.transpose(1, 2).reshape(rows, 1, -1), attention.o_proj)
 
     def step(
         self, tokens: torch.Tensor, positions: torch.Tensor, visible: torch.Tensor | None, cache: RolloutCache
@@ -168,14 +181,12 @@ class PlainDecoder:
         """Logits [rows, vocab] after one new token per row at `positions`; `visible` masks padded slots (or None)."""
         hidden = self.embed(tokens[:, None])
         angles = positions[:, None].float() * self.inv_freq.to(hidden.device)
-        angles = torch.cat((angles, angles), dim=-1)[:, None, None, :]
-        rotary = (angles.cos().to(hidden.dtype), angles.sin().to(hidden.dtype))
+        cos, sin = angles.cos(), angles.sin()
+        cos = torch.cat((cos, cos), dim=-1)[:, None, None, :].to(hidden.dtype)
+        rotary = (cos, torch.cat((-sin, sin), dim=-1)[:, None, None, :].to(hidden.dtype))
         mask = None if visible is None else visible[:, None, None, :]
         for index, layer in enumerate(self.layers):
-            hidden = hidden + self._attention(
-                layer, rms_norm(hidden, layer.input_layernorm), rotary, mask, cache, index
-            )
-            hidden = hidden + self._mlp(layer, index, rms_norm(hidden, layer.post_attention_layernorm))
+            hidden = self._mlp(layer, index, self._attention(layer, hidden, rotary, mask, cache, index))
         cache.advance()
         return self.lm_head(rms_norm(hidden, self.norm))[:, -1]
 

@@ -135,9 +135,8 @@ class HFRolloutEngine:
         finished = torch.zeros(rows, dtype=torch.bool, device=device)
         taken = 0
         for step in range(steps):
-            chosen, chosen_logprobs = sample_next(logits, params, blocked)
-            tokens[:, step] = chosen.masked_fill(finished, self.pad_id)
-            logprobs[:, step] = chosen_logprobs.masked_fill(finished, 0.0)
+            chosen, logprobs[:, step] = sample_next(logits, params, blocked)
+            tokens[:, step] = chosen
             finished |= chosen == self.eos_id
             taken = step + 1
             if step + 1 == steps or bool(finished.all()):
