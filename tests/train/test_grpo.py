@@ -72,8 +72,8 @@ def test_kl_is_zero_against_an_identical_reference(tmp_path: Path, tiny_config) 
     assert trainer.policy.ref_model is not None
     trainer.fit()
     first, second = _metrics(tmp_path)
-    assert first["loss/kl"] == 0.0
-    assert second["loss/kl"] > 0.0
+    assert abs(first["loss/kl"]) < 1e-12, "identical weights: zero up to float rounding (grad vs no-grad kernels)"
+    assert second["loss/kl"] > 1e-9
 
 
 def _without_times(rows: list[dict]) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Each distinct image is encoded once per micro-batch, with the same log-probs and gradients as one copy per row."""
+"""Rows sharing a prompt share one pass over it (or, under gradient checkpointing, one encoding of its images),
+with the same log-probs and gradients as one copy per row."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from transformers import AutoModelForImageTextToText
 from rethinker.models.loading import cache_dir
 from rethinker.models.processor import VisionProcessor, mm_token_type_ids
 from rethinker.models.tiny import FAMILIES, ensure_tiny
-from rethinker.train.logprobs import collate, distinct_images, response_logprobs
+from rethinker.train.logprobs import collate, distinct_images, prompt_owners, response_logprobs
 from rethinker.train.samples import Sample
 from rethinker.train.shared_images import token_index
 
@@ -61,9 +62,16 @@ def _gradients(model, logprobs: torch.Tensor, mask: torch.Tensor) -> dict[str, t
     return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
-def test_same_log_probs_and_gradients_as_one_copy_per_row(batch_setup) -> None:
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["shared-prompt-pass", "shared-images-only"])
+def test_same_log_probs_and_gradients_as_one_copy_per_row(batch_setup, checkpointing: bool) -> None:
     model, prompts, samples, batch = batch_setup
-    shared = response_logprobs(model, batch)
+    if checkpointing:
+        model.activation_checkpointing_enable()
+    try:
+        shared = response_logprobs(model, batch)
+    finally:
+        if checkpointing:
+            model.activation_checkpointing_disable()
     shared_grads = _gradients(model, shared, batch.response_mask)
     reference = _per_row_logprobs(model, prompts, samples, batch)
     reference_grads = _gradients(model, reference, batch.response_mask)
@@ -75,16 +83,25 @@ def test_same_log_probs_and_gradients_as_one_copy_per_row(batch_setup) -> None:
         assert torch.allclose(shared_grads[name], grad, atol=TOLERANCE, rtol=1e-4), name
 
 
-def test_the_vision_tower_sees_each_distinct_image_once(batch_setup) -> None:
+def test_each_distinct_prompt_and_image_goes_through_the_model_once(batch_setup) -> None:
     model, prompts, _, batch = batch_setup
     seen: list[int] = []
-    hook = model.model.visual.register_forward_hook(lambda _m, args, _o: seen.append(int(args[0].shape[0])))
+    prompt_rows: list[int] = []
+    hooks = [
+        model.model.visual.register_forward_hook(lambda _m, args, _o: seen.append(int(args[0].shape[0]))),
+        model.model.language_model.register_forward_hook(
+            lambda _m, _a, kwargs, _o: prompt_rows.append(int(kwargs["inputs_embeds"].shape[0])), with_kwargs=True
+        ),
+    ]
     try:
         with torch.no_grad():
             response_logprobs(model, batch)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     assert seen == [sum(int(p.pixel_values.shape[0]) for p in prompts)]
+    assert prompt_rows == [len(prompts), len(batch.prompt_owner)]
+    assert batch.prompt_owner == (0, 1, 0, 1, 0)
     assert batch.image_order == (0, 1, 0, 1, 0)
 
 
@@ -101,6 +118,11 @@ def test_distinct_images_fetch_each_example_once() -> None:
     assert images.order == (0, 1, 2, 0, 1, 3, 2)
     assert images.pixel_values.shape == (16, 3)
     assert distinct_images([1, 2], lambda _: (None, None)).pixel_values is None
+
+
+def test_prompt_owners_number_prompts_by_first_appearance() -> None:
+    assert prompt_owners([7, 3, 7, 9, 3]) == (0, 1, 0, 2, 1)
+    assert prompt_owners([1, 2, 3]) == ()
 
 
 def test_token_index_repeats_each_images_merged_tokens() -> None:

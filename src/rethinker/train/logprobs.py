@@ -12,6 +12,7 @@ from transformers import PreTrainedModel
 from rethinker.models.processor import mm_token_type_ids
 from rethinker.train.samples import Sample
 from rethinker.train.shared_images import encode_each_image_once
+from rethinker.train.shared_prefix import shared_prefix_logits
 
 PixelFn = Callable[[int], tuple[torch.Tensor | None, torch.Tensor | None]]
 """Maps an example index to its (pixel_values, image_grid_thw), built on demand."""
@@ -22,7 +23,8 @@ class MicroBatch:
     """Sequences laid out as [left-padded prompt | right-padded response], so responses share one column range.
 
     `pixel_values` holds each distinct example's images once (grids `distinct_grid_thw`); `image_grid_thw` lists every
-    row's images, which are the distinct images `image_order`.
+    row's images, which are the distinct images `image_order`. `prompt_owner` numbers each row's prompt (distinct
+    examples by first appearance); empty when no two rows share a prompt.
     """
 
     input_ids: torch.Tensor
@@ -35,6 +37,7 @@ class MicroBatch:
     image_grid_thw: torch.Tensor | None
     distinct_grid_thw: torch.Tensor | None = None
     image_order: tuple[int, ...] = ()
+    prompt_owner: tuple[int, ...] = ()
 
 
 def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBatch:
@@ -70,7 +73,15 @@ def collate(samples: Sequence[Sample], pad_id: int, pixels: PixelFn) -> MicroBat
         image_grid_thw=images.grid_thw[list(images.order)] if images.grid_thw is not None else None,
         distinct_grid_thw=images.grid_thw,
         image_order=images.order,
+        prompt_owner=prompt_owners([s.example_index for s in samples]),
     )
+
+
+def prompt_owners(example_indices: Sequence[int]) -> tuple[int, ...]:
+    """Each row's prompt numbered by first appearance, or () when every row has its own prompt."""
+    numbers: dict[int, int] = {}
+    owners = tuple(numbers.setdefault(index, len(numbers)) for index in example_indices)
+    return owners if len(numbers) < len(owners) else ()
 
 
 @dataclass(frozen=True)
@@ -102,29 +113,55 @@ def distinct_images(example_indices: Sequence[int], pixels: PixelFn) -> Distinct
     return DistinctImages(torch.cat(values), torch.cat(grids), tuple(order))
 
 
+def checkpointing_activations(model: torch.nn.Module) -> bool:
+    """Whether any of the model's modules recomputes its activations in the backward pass."""
+    return any(getattr(module, "gradient_checkpointing", False) for module in model.modules())
+
+
 def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: float = 1.0) -> torch.Tensor:
     """Log-probabilities [batch, response_width] of the response tokens under softmax(logits / temperature).
 
-    Only the logits of the response positions are materialised (`logits_to_keep`), which bounds memory by the response
-    length rather than the whole sequence, and each distinct image is encoded once (`encode_each_image_once`).
+    Only the logits of the response positions are materialised, which bounds memory by the response length rather
+    than the whole sequence. Rows that share a prompt share one pass over it (`shared_prefix_logits`), except under
+    gradient checkpointing, where each distinct image is still encoded once (`encode_each_image_once`).
     """
     device = model.device
     response_width = batch.response_ids.shape[1]
+    input_ids, attention_mask = batch.input_ids.to(device), batch.attention_mask.to(device)
+    if batch.prompt_owner and not checkpointing_activations(model):
+        images = {}
+        if batch.pixel_values is not None:
+            images = {
+                "pixel_values": batch.pixel_values.to(device, dtype=model.dtype),
+                "image_grid_thw": batch.distinct_grid_thw.to(device),
+                "row_grid_thw": batch.image_grid_thw.to(device),
+            }
+        logits = shared_prefix_logits(model, input_ids, attention_mask, response_width, batch.prompt_owner, images)
+    else:
+        logits = _full_sequence_logits(model, batch, input_ids, attention_mask)
+    logits = logits.float()
+    if temperature > 0 and temperature != 1.0:
+        logits = logits / temperature
+    chosen = logits.gather(2, batch.response_ids.to(device)[..., None]).squeeze(-1)
+    return chosen - torch.logsumexp(logits, dim=-1)
+
+
+def _full_sequence_logits(
+    model: PreTrainedModel, batch: MicroBatch, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """Logits predicting each response token from one forward over every whole row."""
+    response_width = batch.response_ids.shape[1]
     inputs = {
-        "input_ids": batch.input_ids.to(device),
-        "attention_mask": batch.attention_mask.to(device),
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
         "logits_to_keep": response_width + 1,
         "use_cache": False,
     }
     sharing = nullcontext()
     if batch.pixel_values is not None:
-        inputs["pixel_values"] = batch.pixel_values.to(device, dtype=model.dtype)
-        inputs["image_grid_thw"] = batch.image_grid_thw.to(device)
-        inputs["mm_token_type_ids"] = mm_token_type_ids(inputs["input_ids"], model.config.image_token_id)
+        inputs["pixel_values"] = batch.pixel_values.to(model.device, dtype=model.dtype)
+        inputs["image_grid_thw"] = batch.image_grid_thw.to(model.device)
+        inputs["mm_token_type_ids"] = mm_token_type_ids(input_ids, model.config.image_token_id)
         sharing = encode_each_image_once(model, batch.distinct_grid_thw, batch.image_order)
     with sharing:
-        logits = model(**inputs).logits[:, :-1].float()
-    if temperature > 0 and temperature != 1.0:
-        logits = logits / temperature
-    chosen = logits.gather(2, batch.response_ids.to(device)[..., None]).squeeze(-1)
-    return chosen - torch.logsumexp(logits, dim=-1)
+        return model(**inputs).logits[:, :-1]
