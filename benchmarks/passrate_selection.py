@@ -113,7 +113,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     """Parse arguments, run the benchmark, print and save the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="a local checkpoint directory, 'tiny' (the packaged warm start) or 'tiny-random'")
+    parser.add_argument(
+        "--model", default="tiny", help="a local checkpoint directory, 'tiny' (packaged warm start) or 'tiny-random'"
+    )
     parser.add_argument("--out-dir", default="runs/passrate-bench")
     parser.add_argument("--size", type=int, default=256, help="synthetic train items to annotate")
     parser.add_argument("--samples", type=int, default=8, help="k for the annotation and the RL group size")
