@@ -113,26 +113,24 @@ def test_a_group_shares_one_prefill_and_one_pass_of_the_vision_encoder(family_se
     assert seen_rows == [sum(int(p.pixel_values.shape[0]) for p in prompts)]
 
 
-def test_whole_groups_per_batch(family_setup) -> None:
-    model, processor, prompts = family_setup
+def _prefill_rows(model, processor, prompts, batch_size: int) -> list[int]:
+    """Rows of each prefill (model forward) while the engine samples 4 responses per prompt."""
     calls: list[int] = []
     hook = model.register_forward_hook(
         lambda _m, _a, kwargs, _o: calls.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True
     )
     try:
-        HFRolloutEngine.for_processor(model, processor, 10).generate(prompts, SamplingParams(max_new_tokens=2, n=4))
+        engine = HFRolloutEngine.for_processor(model, processor, batch_size)
+        engine.generate(prompts, SamplingParams(max_new_tokens=2, n=4))
     finally:
         hook.remove()
-    assert calls == [2]
-    calls.clear()
-    hook = model.register_forward_hook(
-        lambda _m, _a, kwargs, _o: calls.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True
-    )
-    try:
-        HFRolloutEngine.for_processor(model, processor, 6).generate(prompts, SamplingParams(max_new_tokens=2, n=4))
-    finally:
-        hook.remove()
-    assert calls == [1, 1]
+    return calls
+
+
+def test_whole_groups_per_batch(family_setup) -> None:
+    model, processor, prompts = family_setup
+    assert _prefill_rows(model, processor, prompts, 10) == [2]
+    assert _prefill_rows(model, processor, prompts, 6) == [1, 1]
 
 
 def test_rollout_cache_repeats_rows_and_writes_in_place() -> None:
