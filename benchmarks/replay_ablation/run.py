@@ -23,6 +23,7 @@ def train(mode: str, seed: int, out: Path, overrides: list[str]) -> list[dict]:
         f"seed={seed}",
         f"run_dir={run_dir}",
         f"replay.mode={mode}",
+        "resume=true",
     ]
     subprocess.run([*command, "logging.progress=false", *overrides], check=True)
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

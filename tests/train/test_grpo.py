@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForImageTextToText
 
+from rethinker.config import ConfigError
 from rethinker.telemetry import run_state_metrics
 from rethinker.train.grpo import GRPOTrainer
 
@@ -146,3 +148,15 @@ def test_rollout_fetches_prompts_one_engine_batch_at_a_time(tmp_path: Path, tiny
     trainer.train_step()
     assert calls == [2, 2]
     assert trainer.train_bank.metrics()["prompts/pixel_misses"] >= 4
+
+
+def test_a_fresh_run_refuses_a_run_dir_that_holds_a_checkpoint(tmp_path: Path, tiny_config) -> None:
+    GRPOTrainer(tiny_config(tmp_path, "train.steps=1")).fit()
+    rows = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(ConfigError, match="resume=true"):
+        GRPOTrainer(tiny_config(tmp_path, "train.steps=1"))
+    assert (tmp_path / "metrics.jsonl").read_text() == rows
+    resumed = GRPOTrainer(tiny_config(tmp_path, "train.steps=1", "resume=true"))
+    assert resumed.step == 1
+    resumed.fit()
+    assert (tmp_path / "metrics.jsonl").read_text() == rows

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
+from rethinker.config import ConfigError
+
 PROCESSOR_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -69,6 +71,21 @@ def latest_checkpoint(checkpoints_dir: Path) -> Path | None:
         return None
     path = Path(checkpoints_dir) / pointer.read_text().strip()
     return path if (path / TRAINER_STATE).is_file() else None
+
+
+def checkpoint_to_resume(checkpoints_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint a run starts from: the latest one when resuming; a fresh run refuses a directory holding one.
+
+    A fresh run there would append its metrics to the old run's and prune the old checkpoints by step number,
+    possibly its own newest first.
+    """
+    latest = latest_checkpoint(checkpoints_dir)
+    if resume or latest is None:
+        return latest
+    raise ConfigError(
+        f"{Path(checkpoints_dir).parent} already holds a run (checkpoint {latest.name}): pass resume=true to continue"
+        " it, or choose another run_dir"
+    )
 
 
 def load_trainer_state(checkpoint: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams
 from rethinker.telemetry import MetricsLogger, progress_bar
-from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.distributed import (
     SilentLogger,
@@ -66,7 +66,7 @@ class GRPOTrainer:
         if self.dist.is_main:
             (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
-        checkpoint = latest_checkpoint(self.run_dir / "checkpoints") if config.resume else None
+        checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt

@@ -19,7 +19,7 @@ from rethinker.config import dump_config
 from rethinker.models.loading import DTYPES, load_model, load_processor
 from rethinker.models.processor import mm_token_type_ids
 from rethinker.telemetry import MetricsLogger, progress_bar
-from rethinker.train.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import resolve_model_path
@@ -71,7 +71,7 @@ class SFTTrainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
-        checkpoint = latest_checkpoint(self.run_dir / "checkpoints") if config.resume else None
+        checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         model_cfg = config.model
         self.source = Path(checkpoint) if checkpoint is not None else resolve_model_path(model_cfg.path)
         self.model = load_model(self.source, model_cfg.dtype, model_cfg.trust_remote_code)
