@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from PIL import Image
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, Qwen2VLImageProcessorPil
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, Qwen2VLImageProcessorPil
 
 IMAGE_PAD = "<|image_pad|>"
 
@@ -53,6 +53,21 @@ def processor_mismatches(
         for name, expected, actual in pairs
         if expected is not None and expected != actual
     ]
+
+
+def mrope_positions(
+    model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, image_grid_thw: torch.Tensor | None
+) -> torch.Tensor:
+    """The model's own 3D (mRoPE) positions [3, rows, length] of left-padded rows; pads get position 0.
+
+    Passing these explicitly lets a sequence be run in parts (prompt, then continuation) with the positions one pass
+    over the whole row would use.
+    """
+    token_types = mm_token_type_ids(input_ids, model.config.image_token_id)
+    positions, _ = model.model.get_rope_index(
+        input_ids, mm_token_type_ids=token_types, image_grid_thw=image_grid_thw, attention_mask=attention_mask
+    )
+    return positions
 
 
 class PromptTooLongError(ValueError):

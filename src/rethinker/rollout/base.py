@@ -22,6 +22,11 @@ class SamplingParams:
     n: int = 1
 
 
+def groups_per_batch(batch_size: int, group_size: int) -> int:
+    """How many whole groups of `group_size` sequences a batch of `batch_size` sequences holds (at least one)."""
+    return max(1, batch_size // group_size)
+
+
 @dataclass(frozen=True)
 class Generation:
     """One sampled response: its tokens, each token's log-probability under the sampling policy, whether it ended."""

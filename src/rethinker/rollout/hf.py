@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedModel
 
-from rethinker.models.processor import PromptInputs, VisionProcessor, mm_token_type_ids
-from rethinker.rollout.base import Generation, SamplingParams
+from rethinker.models.processor import PromptInputs, VisionProcessor, mm_token_type_ids, mrope_positions
+from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
 from rethinker.rollout.decode import decoder_for
 from rethinker.rollout.kv_cache import RolloutCache
 from rethinker.rollout.sampling import sample_next
@@ -76,7 +76,7 @@ class HFRolloutEngine:
 
     def generate(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[list[Generation]]:
         """Sample `params.n` responses per prompt, at most `batch_size` sequences (whole groups) at a time."""
-        per_batch = max(1, self.batch_size // params.n)
+        per_batch = groups_per_batch(self.batch_size, params.n)
         groups: list[list[Generation]] = []
         was_training = self.model.training
         self.model.eval()
@@ -102,14 +102,8 @@ class HFRolloutEngine:
         }
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
-        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
-        token_types = batch.get("mm_token_type_ids", torch.zeros_like(input_ids))
-        positions, _ = self.model.model.get_rope_index(
-            input_ids,
-            mm_token_type_ids=token_types,
-            image_grid_thw=batch.get("image_grid_thw"),
-            attention_mask=attention_mask,
-        )
+        attention_mask = batch["attention_mask"]
+        positions = mrope_positions(self.model, batch["input_ids"], attention_mask, batch.get("image_grid_thw"))
         out = self.model(**batch, position_ids=positions, use_cache=True, logits_to_keep=1)
         next_positions = positions.masked_fill(attention_mask[None] == 0, -1).amax(dim=(0, 2)) + 1
         return out.logits[:, -1], out.past_key_values, attention_mask.bool(), next_positions

@@ -17,7 +17,7 @@ from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
-from rethinker.rollout.base import Generation, SamplingParams
+from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
@@ -221,7 +221,7 @@ class GRPOTrainer:
         params = self.sampling_params()
         if not self.seed_per_query:
             torch.manual_seed(seed)
-            per_call = max(1, self.rollout_settings.batch_size // params.n)
+            per_call = groups_per_batch(self.rollout_settings.batch_size, params.n)
             chunks = [queries[i : i + per_call] for i in range(0, len(queries), per_call)]
             return [
                 group

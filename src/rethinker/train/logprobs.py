@@ -126,19 +126,10 @@ def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: fl
     gradient checkpointing, where each distinct image is still encoded once (`encode_each_image_once`).
     """
     device = model.device
-    response_width = batch.response_ids.shape[1]
-    input_ids, attention_mask = batch.input_ids.to(device), batch.attention_mask.to(device)
     if batch.prompt_owner and not checkpointing_activations(model):
-        images = {}
-        if batch.pixel_values is not None:
-            images = {
-                "pixel_values": batch.pixel_values.to(device, dtype=model.dtype),
-                "image_grid_thw": batch.distinct_grid_thw.to(device),
-                "row_grid_thw": batch.image_grid_thw.to(device),
-            }
-        logits = shared_prefix_logits(model, input_ids, attention_mask, response_width, batch.prompt_owner, images)
+        logits = shared_prefix_logits(model, batch)
     else:
-        logits = _full_sequence_logits(model, batch, input_ids, attention_mask)
+        logits = _full_sequence_logits(model, batch)
     logits = logits.float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
@@ -146,15 +137,13 @@ def response_logprobs(model: PreTrainedModel, batch: MicroBatch, temperature: fl
     return chosen - torch.logsumexp(logits, dim=-1)
 
 
-def _full_sequence_logits(
-    model: PreTrainedModel, batch: MicroBatch, input_ids: torch.Tensor, attention_mask: torch.Tensor
-) -> torch.Tensor:
+def _full_sequence_logits(model: PreTrainedModel, batch: MicroBatch) -> torch.Tensor:
     """Logits predicting each response token from one forward over every whole row."""
-    response_width = batch.response_ids.shape[1]
+    input_ids = batch.input_ids.to(model.device)
     inputs = {
         "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "logits_to_keep": response_width + 1,
+        "attention_mask": batch.attention_mask.to(model.device),
+        "logits_to_keep": batch.response_ids.shape[1] + 1,
         "use_cache": False,
     }
     sharing = nullcontext()

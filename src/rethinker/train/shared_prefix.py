@@ -8,10 +8,15 @@ same gradient as one copy of the prompt per row, and the vision tower sees each 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from rethinker.models.processor import mm_token_type_ids
+from rethinker.models.processor import mm_token_type_ids, mrope_positions
+
+if TYPE_CHECKING:
+    from rethinker.train.logprobs import MicroBatch
 
 
 def first_rows(owners: tuple[int, ...]) -> list[int]:
@@ -22,29 +27,19 @@ def first_rows(owners: tuple[int, ...]) -> list[int]:
     return [firsts[owner] for owner in sorted(firsts)]
 
 
-def shared_prefix_logits(
-    model: PreTrainedModel,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    response_width: int,
-    owners: tuple[int, ...],
-    images: dict[str, torch.Tensor],
-) -> torch.Tensor:
-    """Logits [rows, response_width, vocab] that predict each response token of [prompt | response] rows.
+def shared_prefix_logits(model: PreTrainedModel, batch: MicroBatch) -> torch.Tensor:
+    """Logits [rows, response_width, vocab] that predict each response token of the batch's [prompt | response] rows.
 
-    `owners[row]` numbers the row's prompt (distinct prompts numbered by first appearance); `images` holds the
-    distinct prompts' `pixel_values` and `image_grid_thw` in that order, and `row_grid_thw` (every row's grids) for
-    the rows' 3D positions; it is empty for text-only batches.
+    Needs `batch.prompt_owner` (each row's prompt, numbered by first appearance); the batch's pixels are its distinct
+    examples' images in that order.
     """
+    device = model.device
+    input_ids, attention_mask = batch.input_ids.to(device), batch.attention_mask.to(device)
+    response_width = batch.response_ids.shape[1]
     prompt_width = input_ids.shape[1] - response_width
-    token_types = mm_token_type_ids(input_ids, model.config.image_token_id)
-    positions, _ = model.model.get_rope_index(
-        input_ids,
-        mm_token_type_ids=token_types,
-        image_grid_thw=images.get("row_grid_thw"),
-        attention_mask=attention_mask,
-    )
-    firsts = torch.tensor(first_rows(owners), device=input_ids.device)
+    row_grids = batch.image_grid_thw.to(device) if batch.image_grid_thw is not None else None
+    positions = mrope_positions(model, input_ids, attention_mask, row_grids)
+    firsts = torch.tensor(first_rows(batch.prompt_owner), device=device)
     prompt = {
         "input_ids": input_ids[firsts, :prompt_width],
         "attention_mask": attention_mask[firsts, :prompt_width],
@@ -52,14 +47,14 @@ def shared_prefix_logits(
         "use_cache": True,
         "logits_to_keep": 1,
     }
-    if "pixel_values" in images:
+    if batch.pixel_values is not None:
         prompt.update(
-            pixel_values=images["pixel_values"],
-            image_grid_thw=images["image_grid_thw"],
-            mm_token_type_ids=token_types[firsts, :prompt_width],
+            pixel_values=batch.pixel_values.to(device, dtype=model.dtype),
+            image_grid_thw=batch.distinct_grid_thw.to(device),
+            mm_token_type_ids=mm_token_type_ids(prompt["input_ids"], model.config.image_token_id),
         )
     prefill = model(**prompt)
-    index = torch.tensor(owners, device=input_ids.device)
+    index = torch.tensor(batch.prompt_owner, device=device)
     cache = DynamicCache()
     for layer_index, layer in enumerate(prefill.past_key_values.layers):
         cache.update(layer.keys.index_select(0, index), layer.values.index_select(0, index), layer_index)
