@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 from collections.abc import Callable
@@ -89,3 +91,41 @@ def eos_prone_dir(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     copy_processor_files(tiny_dir, target)
     shutil.copy2(tiny_dir / "generation_config.json", target / "generation_config.json")
     return target
+
+
+RETHINKER = str(Path(sys.executable).with_name("rethinker"))
+
+
+def run_rethinker(
+    *args: str, cwd: Path | None = None, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `rethinker` console command exactly as a user types it; output captured as text."""
+    return subprocess.run(
+        [RETHINKER, *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """A user error: exit status 2, no traceback, and the message names each fragment."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr[-2000:])
+
+
+@pytest.fixture
+def rethinker_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`rethinker_cli("train", "tiny", "train.steps=1", cwd=...)` runs the console command in a subprocess."""
+    return run_rethinker
+
+
+@pytest.fixture
+def user_error() -> Callable[..., None]:
+    """`user_error(result, "file.yaml", "key")` asserts a clean one-line user error naming each fragment."""
+    return assert_user_error

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from rethinker.coldstart import cli as coldstart_cli
-from rethinker.config import ConfigError, RLConfig, load_config
+from rethinker.config import RLConfig, load_config
 from rethinker.curation import cli as curation_cli
+from rethinker.errors import UserError
 from rethinker.eval import cli as eval_cli
 from rethinker.models.tiny import DEFAULT_FAMILY, FAMILIES
 from rethinker.report import cli as report_cli
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     split_overrides(args)
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except UserError as exc:
+        print(f"rethinker {args.command}: {exc}", file=sys.stderr)
         return 2
 
 

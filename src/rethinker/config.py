@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rethinker.errors import UserError
 from rethinker.rollout.rethinking import RethinkConfig
 
 T = TypeVar("T", bound=BaseModel)
@@ -199,7 +200,7 @@ class RLConfig(Strict):
         return self
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration problem, with the offending key in the message."""
 
 

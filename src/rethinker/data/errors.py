@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rethinker.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """A data file, row or field that cannot be read; the message names the file, row and field."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from rethinker.errors import UserError
 from rethinker.eval.benchmarks.base import Benchmark
 
 BENCHMARK_MODULES: dict[str, str] = {
@@ -13,7 +14,7 @@ BENCHMARK_MODULES: dict[str, str] = {
 """Every benchmark `rethinker eval` knows, by the name given on the command line."""
 
 
-class UnknownBenchmarkError(ValueError):
+class UnknownBenchmarkError(UserError):
     """A benchmark name that is not registered; the message lists the known names."""
 
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rethinker.errors import UserError
+
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
 _SAMPLE_FILE = re.compile(r"^step-(\d+)\.jsonl$")
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """A run directory or one of its files that cannot be read; the message names the file (and line)."""
 
 

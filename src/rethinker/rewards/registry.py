@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any, TypeAlias
 
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 from rethinker.rewards.extract import Extraction, extract_answer
 from rethinker.rewards.format import has_think_answer_format
 from rethinker.rewards.guards import triggered_guard
@@ -35,7 +36,7 @@ from rethinker.rewards.verify import Verifier, canonical, gold_letter, leading_l
 RewardFn: TypeAlias = Callable[[str, Example, Verifier], RewardResult]
 
 
-class RewardSpecError(ValueError):
+class RewardSpecError(UserError):
     """A reward spec that names no built-in, or a module, file or function that cannot be found."""
 
 

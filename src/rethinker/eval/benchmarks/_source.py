@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from rethinker.data.schema import ImageSource
+from rethinker.errors import UserError
 from rethinker.models.prompts import IMAGE_PLACEHOLDER
 
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json")
@@ -21,7 +22,7 @@ HF_SAVED_MARKERS = ("dataset_info.json", "dataset_dict.json", "state.json")
 MAX_LITERAL_CHARS = 100_000
 
 
-class BenchmarkDataError(ValueError):
+class BenchmarkDataError(UserError):
     """A benchmark file or row that cannot be read; the message names the file, the row and the reason."""
 
 
