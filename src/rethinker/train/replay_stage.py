@@ -62,7 +62,10 @@ class ReplayStage:
         return torch.Generator().manual_seed(self.seed * 104_729 + step)
 
     def split(self, samples: list[Sample], step: int) -> list[UpdateBatch]:
-        """Start an episode: empty an episode-lifetime buffer, shuffle, and cut the samples into update batches."""
+        """Start an episode: empty an episode-lifetime buffer, shuffle, and cut the samples into update batches.
+
+        An episode with no samples (DAPO found no group with signal) is one empty batch: that update is skipped.
+        """
         if self.buffer is not None:
             self.buffer.end_episode()
         generator = self._generator(step)
@@ -78,11 +81,12 @@ class ReplayStage:
         else:
             episode = UpdateBatch(list(samples), [False] * len(samples))
         order = torch.randperm(len(episode.samples), generator=generator).tolist()
-        size = self.batch_size or len(order)
-        return [
+        size = self.batch_size or max(len(order), 1)
+        batches = [
             UpdateBatch([episode.samples[i] for i in chunk], [episode.replayed[i] for i in chunk])
             for chunk in (order[start : start + size] for start in range(0, len(order), size))
         ]
+        return batches or [UpdateBatch([], [])]
 
     def select(self, raw: UpdateBatch, step: int) -> UpdateBatch:
         """The update batch for one raw batch under the replay mode."""
