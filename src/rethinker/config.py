@@ -126,8 +126,10 @@ class ReplayConfig(Strict):
     alpha: float = Field(1.0, ge=0.0)
     lifetime: Literal["episode", "persistent"] = "episode"
     capacity: int | None = Field(None, ge=1)
-    dapo_max_rounds: int = Field(4, ge=1)
-    released_all_correct_frac: float = Field(0.1, ge=0.0, le=1.0)
+    dapo_max_rounds: int = Field(4, ge=1, description="dapo: most rollout rounds to fill groups whose rewards differ.")
+    released_all_correct_frac: float = Field(
+        0.1, ge=0.0, le=1.0, description="ssr_released: all-correct candidates, as a share of the effective samples."
+    )
 
 
 class TrainConfig(Strict):

@@ -47,7 +47,8 @@ class ReplayStage:
     """Splits episodes into raw batches and selects each update batch: none, filter, dapo, ssr or ssr_released.
 
     `ssr` applies the paper's Algorithm 1 to each raw batch of `batch_size` samples; `ssr_released` selects once per
-    episode (half its rollouts) and then splits; `dapo` filters at rollout time, so its batches pass through unchanged.
+    episode (as many samples as it has rollouts, see `select_ssr_released`) and then splits; `dapo` filters at
+    rollout time, so its batches pass through unchanged.
     """
 
     def __init__(self, config: ReplayConfig, batch_size: int, seed: int) -> None:
