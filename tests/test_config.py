@@ -185,6 +185,13 @@ def test_config_command_shows_lengths_reward_pixels_and_their_sources(name: str,
     assert f"eval responses of {config.eval_max_new_tokens_at(0)} tokens" in out
 
 
+def test_config_of_an_sft_preset_names_its_own_keys(capsys) -> None:
+    assert main(["config", "vision-r1-cold-7b", "train.epochs=3"]) == 0
+    assert "epochs: 3.0  # command line (train.epochs=3)" in capsys.readouterr().out
+    assert main(["config", "vision-r1-cold-7b", "train.epochz=3"]) == 2
+    assert "train.epochz" in capsys.readouterr().err
+
+
 def test_version_and_a_bad_list_override_through_the_console(rethinker_cli, user_error) -> None:
     version = rethinker_cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"rethinker {__version__}"

@@ -18,16 +18,16 @@ UNRECORDED = "set by the preset; source not recorded"
 
 
 def resolve(name: str, overrides: Sequence[str]) -> BaseModel:
-    """The validated config of a preset or file: an RL config, else an SFT config; the RL error if neither fits."""
+    """The validated config of a preset or file: RL if the preset is an RL config, else SFT if it is one of those."""
     from rethinker.train.sft_config import SFTConfig
 
-    try:
-        return load_config(RLConfig, name, overrides)
-    except ConfigError as rl_error:
+    for schema in (RLConfig, SFTConfig):
         try:
-            return load_config(SFTConfig, name, overrides)
+            load_config(schema, name, [])
         except ConfigError:
-            raise rl_error from None
+            continue
+        return load_config(schema, name, overrides)
+    return load_config(RLConfig, name, overrides)
 
 
 def _override_key(path: Sequence[str]) -> str:
