@@ -287,7 +287,10 @@ class GRPOTrainer:
         )
 
     def old_logprobs(self, samples: list[Sample]) -> dict[str, float]:
-        """pi_old of fresh rollouts: recomputed by the trainer (default) or the engine's; logs the gap between them."""
+        """pi_old of fresh rollouts: recomputed by the trainer (default) or the engine's; logs the gap between them.
+
+        Under torchrun each rank recomputes its own share; the logged max is then the ranks' mean of their maxima.
+        """
         if self.config.rollout.old_logprobs == "engine":
             return {}
         start = time.perf_counter()
