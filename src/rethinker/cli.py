@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rethinker import __version__
 from rethinker.coldstart import cli as coldstart_cli
 from rethinker.config import RLConfig, load_config
 from rethinker.curation import cli as curation_cli
@@ -34,6 +35,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    from rethinker.config_view import show_config
+
+    print(show_config(args.config or "tiny", args.overrides, args.markdown), end="")
+    return 0
+
+
 def _tiny(args: argparse.Namespace) -> int:
     from rethinker.models.tiny import build_tiny, tokenizer_corpus
     from rethinker.train.warmup import pretrain_tiny
@@ -52,12 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(prog="rethinker", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"rethinker {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="RL training (GRPO, SSR, forced rethinking, PTST)")
     train.add_argument("config", nargs="?", help="a preset name from configs/ or a YAML file (default: tiny)")
     train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.steps=10 rollout.group_size=4")
     train.set_defaults(func=_train)
+
+    config = commands.add_parser(
+        "config", help="print a preset's resolved configuration, each value commented with its source"
+    )
+    config.add_argument("config", nargs="?", help="a preset name from configs/ or a YAML file (default: tiny)")
+    config.add_argument("overrides", nargs="*", help="key=value overrides; list items by number, e.g. stages.0.steps=4")
+    config.add_argument("--markdown", action="store_true", help="print the table of sourced values (docs/recipes.md)")
+    config.set_defaults(func=_config)
 
     tiny = commands.add_parser("tiny", help="build a tiny Qwen-VL offline (random init, or --pretrain warm-up)")
     tiny.add_argument("--out", required=True, help="output directory")

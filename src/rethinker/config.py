@@ -86,6 +86,11 @@ class RolloutConfig(Strict):
         None, ge=1, description="vLLM: prompt + response token limit; None = the checkpoint's own."
     )
     vllm_max_images_per_prompt: int = Field(4, ge=1, description="vLLM: most images one prompt may hold.")
+    old_logprobs: Literal["recompute", "engine"] = Field(
+        "recompute",
+        description="pi_old of the update: recompute = the trainer's own forward pass over each fresh rollout (one "
+        "extra forward, no backward); engine = the rollout engine's sampled-token log-probs.",
+    )
 
 
 class RewardConfig(Strict):
@@ -121,8 +126,10 @@ class ReplayConfig(Strict):
     alpha: float = Field(1.0, ge=0.0)
     lifetime: Literal["episode", "persistent"] = "episode"
     capacity: int | None = Field(None, ge=1)
-    dapo_max_rounds: int = Field(4, ge=1)
-    released_all_correct_frac: float = Field(0.1, ge=0.0, le=1.0)
+    dapo_max_rounds: int = Field(4, ge=1, description="dapo: most rollout rounds to fill groups whose rewards differ.")
+    released_all_correct_frac: float = Field(
+        0.1, ge=0.0, le=1.0, description="ssr_released: all-correct candidates, as a share of the effective samples."
+    )
 
 
 class TrainConfig(Strict):
@@ -135,7 +142,9 @@ class TrainConfig(Strict):
 class EvalConfig(Strict):
     every: int = Field(25, ge=0)
     size: int = Field(200, ge=0)
-    max_new_tokens: int | None = None
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Held-out response length; None = the current PTST stage's (else the rollout's)."
+    )
     samples_to_log: int = Field(8, ge=0)
     at_start: bool = True
 
@@ -199,6 +208,22 @@ class RLConfig(Strict):
             )
         return self
 
+    def rollout_at(self, step: int) -> RolloutConfig:
+        """Rollout settings of update `step`: the rollout section with the PTST stage's values laid over it."""
+        if not self.stages:
+            return self.rollout
+        from rethinker.train.schedule import stage_at
+
+        stage = self.stages[stage_at(self.stages, step)]
+        changes: dict[str, Any] = {"group_size": stage.group_size, "max_new_tokens": stage.max_new_tokens}
+        if stage.temperature is not None:
+            changes["temperature"] = stage.temperature
+        return self.rollout.model_copy(update=changes)
+
+    def eval_max_new_tokens_at(self, step: int) -> int:
+        """Held-out response length at update `step`: `eval.max_new_tokens`, else the stage's rollout length."""
+        return self.eval.max_new_tokens or self.rollout_at(step).max_new_tokens
+
 
 class ConfigError(UserError):
     """A configuration problem, with the offending key in the message."""
@@ -228,25 +253,68 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_override(data: dict[str, Any], path: Sequence[str], value: Any) -> None:
-    """Set `value` at the dotted `path` of a nested dict, creating sections as needed."""
-    node = data
-    for part in path[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {'.'.join(path)}: {part!r} is not a section")
-        node = child
-    node[path[-1]] = value
+    """Set `value` at the dotted `path` of nested dicts and lists (a number picks a list item), creating sections."""
+    dotted = ".".join(path)
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, path, depth)]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict | list):
+            raise ConfigError(f"override {dotted}: {'.'.join(path[: depth + 1])!r} is a value, not a section or a list")
+    if isinstance(node, list):
+        node[_list_index(node, path[-1], path, len(path) - 1)] = value
+    else:
+        node[path[-1]] = value
+
+
+def _list_index(items: list[Any], part: str, path: Sequence[str], depth: int) -> int:
+    """The list position that `path[depth]` names, or a ConfigError saying how to index the list."""
+    where = ".".join(path[:depth])
+    if not part.isdigit():
+        example = ".".join([*path[:depth], "0", *path[depth + 1 :]])
+        raise ConfigError(
+            f"override {'.'.join(path)}: {where!r} is a list; pick an item by its number, e.g. {example}=..."
+        )
+    if int(part) >= len(items):
+        numbered = f", numbered 0 to {len(items) - 1}" if items else ""
+        raise ConfigError(f"override {'.'.join(path)}: {where!r} has {len(items)} items{numbered}")
+    return int(part)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    return read_preset(path)[0]
+
+
+def read_preset(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A preset's settings with its `base` chain merged in, and its `sources`: dotted key -> where the value comes from.
+
+    A source is inherited from the base preset only while the child leaves that value alone.
+    """
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
+    sources = data.pop("sources", None) or {}
+    if not isinstance(sources, dict):
+        raise ConfigError(f"{path}: 'sources' must map dotted keys to where their values come from")
+    sources = {str(key): str(text) for key, text in sources.items()}
     parent = data.pop("base", None)
     if parent is None:
-        return data
-    merged = _read_yaml(preset_path(str(parent)))
-    return deep_merge(merged, data)
+        return data, sources
+    merged, inherited = read_preset(preset_path(str(parent)))
+    changed = set(leaf_paths(data))
+    kept = {key: text for key, text in inherited.items() if key not in changed}
+    return deep_merge(merged, data), {**kept, **sources}
+
+
+def leaf_paths(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of the values of nested mappings (a list is one value)."""
+    paths = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        paths.extend(leaf_paths(value, path + ".") if isinstance(value, dict) and value else [path])
+    return paths
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 import torch
 
+from rethinker.algo.advantages import group_advantages
 from rethinker.algo.replay import (
     DapoBatch,
     ReplayBuffer,
@@ -16,6 +17,7 @@ from rethinker.algo.replay import (
     select_ssr,
     select_ssr_released,
 )
+from rethinker.rewards.registry import hfrrf_reward, r1_zero_reward
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -185,14 +187,12 @@ def test_ssr_released_follows_its_rule() -> None:
     assert buffer.capacity == 20
     assert buffer.lifetime == "persistent"
     selection = select_ssr_released(items, advantages, correct, buffer, _gen(), step=0)
-    assert len(selection) == 20
-    redrawn = [i for i in selection.current if i < 10]
-    mixed_in = [i for i in selection.current if i >= 10]
-    assert len(redrawn) == 10
-    assert len(mixed_in) == 1
-    assert 10 <= mixed_in[0] < 30
-    assert len(selection.replayed) == 9
-    assert all(item in items[:10] for item, _ in selection.replayed)
+    assert len(selection) == 40, "the released active sampling keeps the episode's size"
+    assert len(selection.current) == 11, "min(N // 2, 10 effective + floor(0.1 * 10) all-correct candidates)"
+    assert all(i < 30 and correct[i] or advantages[i] != 0 for i in selection.current)
+    assert len(selection.replayed) == 29, "the FIFO of 10 is taken whole twice, then 9 are drawn"
+    replayed = Counter(item for item, _ in selection.replayed)
+    assert set(replayed) <= set(items[:10]) and all(n >= 2 for n in replayed.values())
     assert len(buffer) == 10
 
 
@@ -202,8 +202,7 @@ def test_ssr_released_without_all_correct_and_with_oversized_effective_set() -> 
     assert all(advantages[i] != 0.0 for i in plain.current)
     advantages = [1.0] * 30 + [0.0] * 10
     crowded = select_ssr_released(items, advantages, [True] * 40, released_buffer(40), _gen(), 0)
-    assert len(crowded.current) == 20
-    assert crowded.replayed == []
+    assert len(crowded.current) == 20 and len(crowded.replayed) == 20
     assert all(i < 30 for i in crowded.current)
 
 
@@ -225,6 +224,27 @@ def test_ssr_released_redraw_is_weighted_by_advantage() -> None:
     assert counts[0] / 3000 == pytest.approx(0.75, abs=0.03)
 
 
+def test_ssr_released_draws_all_correct_samples_by_the_offset_rarely_not_never() -> None:
+    """Candidates weigh |A| + 1e-4: an all-correct sample (A = 0) against one effective sample with |A| = 1e-4 is
+    drawn with probability 1e-4 / (2e-4 + 1e-4) = 1/3, not always included and not never."""
+    generator = _gen(3)
+    drawn = 0
+    for _ in range(1500):
+        selection = select_ssr_released(
+            [f"s{i}" for i in range(4)],
+            [1e-4, 0.0, 0.0, 0.0],
+            [True, True, True, True],
+            ReplayBuffer("persistent", capacity=2),
+            generator,
+            0,
+            all_correct_frac=1.0,
+        )
+        assert len(selection.current) == 2
+        drawn += sum(i != 0 for i in selection.current)
+    # 3000 draws: standard error about 0.009, so 0.035 is a 4-sigma band
+    assert drawn / 3000 == pytest.approx(1 / 3, abs=0.035)
+
+
 def test_ssr_released_fifo_persists_and_keeps_half_the_first_episode() -> None:
     buffer = released_buffer(8)
     for step in range(3):
@@ -233,14 +253,31 @@ def test_ssr_released_fifo_persists_and_keeps_half_the_first_episode() -> None:
             items, [0.5, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [False] * 8, buffer, _gen(step), step
         )
         buffer.end_episode()
-        assert len(selection) == 4
+        assert len(selection) == 8
         assert len(selection.current) == 2
     assert buffer.state_dict()["items"] == ["1-0", "1-1", "2-0", "2-1"]
 
 
 def test_dapo_accepts_mixed_groups_only() -> None:
-    correct = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0], dtype=torch.bool)
-    assert dapo_accept_groups(correct, 4) == [2, 3]
+    rewards = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0], dtype=torch.float32)
+    assert dapo_accept_groups(rewards, 4) == [2, 3]
+
+
+@pytest.mark.parametrize("reward", [hfrrf_reward, r1_zero_reward])
+def test_dapo_keeps_exactly_the_groups_whose_format_aware_rewards_differ(reward) -> None:
+    """Under HFRRF or r1_zero, correctness is not the signal: a group that is all correct but formatted unevenly has
+    an advantage, and a group that is half correct but never formatted may have none."""
+    groups = [
+        [(True, True), (False, True), (True, True), (False, True)],  # all correct, format mixed
+        [(False, True), (False, False), (False, True), (False, False)],  # mixed correctness, never formatted
+        [(True, True), (True, False), (True, True), (True, False)],  # mixed correctness, always formatted
+        [(True, False)] * 4,  # all wrong, all formatted
+    ]
+    rewards = torch.tensor([reward(format_ok, correct) for group in groups for format_ok, correct in group])
+    with_signal = torch.nonzero(group_advantages(rewards, 4, "std").reshape(-1, 4).abs().sum(dim=1) > 0)
+    kept = dapo_accept_groups(rewards, 4)
+    assert kept == with_signal.reshape(-1).tolist()
+    assert kept == ([0, 2] if reward is hfrrf_reward else [0, 1, 2])
 
 
 def test_dapo_batch_stops_at_round_bound() -> None:

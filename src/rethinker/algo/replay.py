@@ -21,7 +21,7 @@ Advantages: TypeAlias = Sequence[float] | Tensor
 BufferLifetime: TypeAlias = Literal["episode", "persistent"]
 
 RELEASED_OFFSET = 1e-4
-"""The released code weights past samples by |A| + 1e-4 when refilling from its FIFO."""
+"""The released code draws current candidates and FIFO samples with weights |A| + 1e-4."""
 
 
 def _as_float_vector(advantages: Advantages) -> Tensor:
@@ -87,6 +87,10 @@ class ReplayBuffer(Generic[T]):
         weights = priorities([value for _, value, _ in self._entries], alpha, offset)
         picks = _weighted_draw(weights, n, generator)
         return [(self._entries[j][0], self._entries[j][2]) for j in picks]
+
+    def entries(self) -> list[tuple[T, int]]:
+        """Every (item, birth step) pair, oldest first."""
+        return [(item, born) for item, _, born in self._entries]
 
     def end_episode(self) -> None:
         """Empty the buffer in `episode` lifetime; keep everything in `persistent` lifetime."""
@@ -176,20 +180,21 @@ def select_ssr_released(
     step: int,
     all_correct_frac: float = 0.1,
 ) -> Selection[T]:
-    """The released-code SSR variant (a named switch), called once per episode with all of its rollouts.
+    """The released-code SSR variant (a named switch), called once per episode with all of its N rollouts.
 
-    Our reading of the released code, made to work:
-    1. The training set has size S = len(items) // 2.
-    2. The current effective samples (|A| > 0) join the persistent FIFO `buffer` (see `released_buffer`) first.
-    3. If there are more than S of them, a random S of them are the candidates; the candidates are re-drawn with
-       replacement, as many draws as candidates, P proportional to |A| (so `current` may repeat an index).
-    4. floor(all_correct_frac * |D_eff|) zero-advantage samples marked `correct` (from all-correct groups) are mixed in,
-       uniformly without replacement, within the S slots. The released code puts them among the candidates but weights
-       them by |A| = 0, so they are never picked; here they are actually included. They carry no policy gradient but
-       count in token normalisation. Set `all_correct_frac=0` to leave them out.
-    5. The remaining slots are drawn with replacement from the FIFO with P proportional to |A| + 1e-4; the FIFO already
-       holds this episode's effective samples, so they may come back here too (birth step == `step`). The released code
-       takes the whole FIFO once per pass when it is shorter than the gap; a plain weighted draw is used here instead.
+    It follows `active_sampling(do_ssr=True)` of the released openrlhf/trainer/ppo_utils/replay_buffer.py:
+    1. The current effective samples (|A| > 0) join the persistent FIFO `buffer` (see `released_buffer`) first.
+    2. The candidates are the effective samples plus floor(all_correct_frac * |D_eff|) all-correct samples (zero
+       advantage, marked `correct`), as many as there are (the released code takes the first ones in batch order; here
+       a uniform pick).
+    3. min(N // 2, #candidates) candidates are drawn with replacement, P proportional to |A| + 1e-4: an all-correct
+       sample weighs 1e-4, so it is drawn rarely, not never (it carries no policy gradient but counts in token
+       normalisation). `current` may repeat an index.
+    4. The other N - #drawn slots come from the FIFO: the whole FIFO once per pass while the gap is larger than it,
+       then a draw with replacement, P proportional to |A| + 1e-4, for the rest. The FIFO already holds this episode's
+       effective samples, so they may come back here too (birth step == `step`).
+    The training set thus has N samples; SPEC's "half the rollouts" is the cap of step 3. With an empty FIFO (nothing
+    effective yet) the set is just the step-3 draws, where the released code would loop forever.
     """
     values = _as_float_vector(advantages)
     is_correct = torch.as_tensor(correct, dtype=torch.bool).reshape(-1)
@@ -197,25 +202,32 @@ def select_ssr_released(
         raise ValueError("items, advantages and correct must have the same length")
     if not 0.0 <= all_correct_frac <= 1.0:
         raise ValueError(f"all_correct_frac must be in [0, 1], got {all_correct_frac}")
-    size = len(items) // 2
     effective = effective_indices(values)
     buffer.add([items[i] for i in effective], values[effective], step)
-    order = torch.randperm(len(effective), generator=generator)[:size].tolist()
-    candidates = [effective[k] for k in order]
-    picks = _weighted_draw(values[candidates].abs(), len(candidates), generator)
-    current = [candidates[k] for k in picks]
     pool = torch.nonzero((values == 0) & is_correct).reshape(-1)
-    n_all_correct = min(int(all_correct_frac * len(effective)), len(pool), size - len(current))
-    current += pool[torch.randperm(len(pool), generator=generator)[:n_all_correct]].tolist()
-    missing = size - len(current)
-    replayed = buffer.draw(missing, 1.0, generator, offset=RELEASED_OFFSET) if len(buffer) else []
+    n_all_correct = min(int(all_correct_frac * len(effective)), len(pool))
+    candidates = effective + pool[torch.randperm(len(pool), generator=generator)[:n_all_correct]].tolist()
+    weights = priorities(values[candidates], 1.0, RELEASED_OFFSET)
+    picks = _weighted_draw(weights, min(len(items) // 2, len(candidates)), generator)
+    current = [candidates[k] for k in picks]
+    missing = len(items) - len(current)
+    replayed: list[tuple[T, int]] = []
+    while len(buffer) and missing > len(buffer):
+        replayed += buffer.entries()
+        missing -= len(buffer)
+    if len(buffer):
+        replayed += buffer.draw(missing, 1.0, generator, offset=RELEASED_OFFSET)
     return Selection(current=current, replayed=replayed)
 
 
-def dapo_accept_groups(correct: Tensor, group_size: int) -> list[int]:
-    """DAPO dynamic sampling's filter: indices of the groups with 0 < #correct < group_size."""
-    counts = as_groups(correct.to(torch.int64), group_size).sum(dim=1)
-    return torch.nonzero((counts > 0) & (counts < group_size)).reshape(-1).tolist()
+def dapo_accept_groups(rewards: Tensor, group_size: int) -> list[int]:
+    """DAPO dynamic sampling's filter: indices of the groups whose rewards are not all equal.
+
+    Those are exactly the groups with a non-zero advantage. With a 0/1 accuracy reward this is DAPO's
+    0 < #correct < G; with a format-aware reward (HFRRF, r1_zero, released shaping) correctness is not the signal.
+    """
+    groups = as_groups(torch.as_tensor(rewards, dtype=torch.float64), group_size)
+    return torch.nonzero(groups.amax(dim=1) > groups.amin(dim=1)).reshape(-1).tolist()
 
 
 class DapoBatch(Generic[T]):

@@ -42,7 +42,8 @@ def evaluate(
     sample_path: Path | None,
     samples_to_log: int,
 ) -> dict[str, float]:
-    """Greedy responses to every example of `bank`; returns `eval/acc`, `eval/reward` and `eval/len_mean`."""
+    """Greedy responses to every example of `bank`; returns `eval/acc`, `eval/reward`, `eval/len_mean` and the length
+    limit they were generated under, `eval/max_new_tokens`."""
     indices = list(range(len(bank)))
     prompts = [bank.get(i) for i in indices]
     with torch.random.fork_rng():
@@ -61,4 +62,5 @@ def evaluate(
         "eval/acc": sum(r.correct for r in results) / n,
         "eval/reward": sum(r.reward for r in results) / n,
         "eval/len_mean": sum(g.length for g in generations) / n,
+        "eval/max_new_tokens": float(max_new_tokens),
     }

@@ -34,7 +34,6 @@ from rethinker.train.distributed import (
     shutdown,
 )
 from rethinker.train.evaluate import evaluate
-from rethinker.train.logprobs import collate, response_logprobs
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
@@ -42,7 +41,7 @@ from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
 from rethinker.train.schedule import stage_at
-from rethinker.train.update import UpdateSettings, micro_batches, policy_update
+from rethinker.train.update import UpdateSettings, logprob_gap, policy_update, recompute_logprobs
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +166,7 @@ class GRPOTrainer:
     @property
     def rollout_settings(self) -> RolloutConfig:
         """Rollout settings at the current step: the config's, with the current PTST stage's values laid over them."""
-        rollout = self.config.rollout
-        if not self.config.stages:
-            return rollout
-        stage = self.config.stages[stage_at(self.config.stages, self.step)]
-        changes = {"group_size": stage.group_size, "max_new_tokens": stage.max_new_tokens}
-        if stage.temperature is not None:
-            changes["temperature"] = stage.temperature
-        return rollout.model_copy(update=changes)
+        return self.config.rollout_at(self.step)
 
     def stage_metrics(self) -> dict[str, float]:
         """`stage/*`: the PTST stage in force, its group size and its response-length limit."""
@@ -284,14 +276,28 @@ class GRPOTrainer:
         return samples, metrics
 
     def behaviour_logprobs(self, samples: list[Sample]) -> None:
-        """Log-probs of forced prefix + continuation under the current policy (the trigger was not sampled)."""
-        pad_id = self.policy.processor.tokenizer.pad_token_id
-        with torch.no_grad():
-            for chunk in micro_batches(samples, self.config.train.micro_batch_size):
-                batch = collate(chunk, pad_id, self.train_bank.pixels)
-                logprobs = response_logprobs(self.policy.full_model, batch, self.rollout_settings.temperature).cpu()
-                for row, sample in enumerate(chunk):
-                    sample.old_logprobs = logprobs[row, : sample.response_length].clone()
+        """Set each sample's old log-probs to the current policy's, by the update's own forward pass (no backward)."""
+        recompute_logprobs(
+            self.policy.full_model,
+            samples,
+            self.config.train.micro_batch_size,
+            self.policy.processor.tokenizer.pad_token_id,
+            self.train_bank.pixels,
+            self.rollout_settings.temperature,
+        )
+
+    def old_logprobs(self, samples: list[Sample]) -> dict[str, float]:
+        """pi_old of fresh rollouts: recomputed by the trainer (default) or the engine's; logs the gap between them.
+
+        Under torchrun each rank recomputes its own share; the logged max is then the ranks' mean of their maxima.
+        """
+        if self.config.rollout.old_logprobs == "engine":
+            return {}
+        start = time.perf_counter()
+        engine = [s.old_logprobs for s in samples]
+        self.behaviour_logprobs(samples)
+        gap = logprob_gap(engine, [s.old_logprobs for s in samples])
+        return {**mean_across_ranks(gap, len(samples)), "time/old_logprobs_s": time.perf_counter() - start}
 
     def advantages(self, samples: list[Sample]) -> dict[str, float]:
         """Group-normalised advantages; returns the group telemetry (effective / all-correct / all-wrong shares)."""
@@ -311,8 +317,10 @@ class GRPOTrainer:
         start = time.perf_counter()
         samples = self.rollout(self.next_queries(), round_index)
         generate_s = time.perf_counter() - start
+        metrics = {"time/generate_s": generate_s, **self.old_logprobs(samples)}
+        start = time.perf_counter()
         self.reward(samples)
-        metrics = {"time/generate_s": generate_s, "time/reward_s": time.perf_counter() - start - generate_s}
+        metrics["time/reward_s"] = time.perf_counter() - start
         if self.config.rethink.enabled:
             start = time.perf_counter()
             samples, rethink_metrics = self.rethink(samples)
@@ -343,7 +351,7 @@ class GRPOTrainer:
         return {"time/rollout_s": rollout_s}
 
     def dapo_episode(self) -> tuple[list[Sample], dict[str, float]]:
-        """DAPO dynamic sampling: keep rolling out until the episode holds enough groups with 0 < correct < G."""
+        """DAPO dynamic sampling: keep rolling out until the episode holds enough groups whose rewards differ."""
         group_size = self.rollout_settings.group_size
         batch: DapoBatch[list[Sample]] = DapoBatch(
             self.config.train.queries_per_episode, self.config.replay.dapo_max_rounds
@@ -353,8 +361,8 @@ class GRPOTrainer:
             samples, metrics = self.experience(batch.rounds_used)
             first_metrics = first_metrics or metrics
             groups = [samples[i : i + group_size] for i in range(0, len(samples), group_size)]
-            correct = torch.tensor([s.correct for s in samples])
-            batch.add_round([groups[i] for i in dapo_accept_groups(correct, group_size)])
+            rewards = torch.tensor([s.reward for s in samples])
+            batch.add_round([groups[i] for i in dapo_accept_groups(rewards, group_size)])
         first_metrics.update({"dapo/rounds": float(batch.rounds_used), "dapo/filled": float(batch.filled)})
         return [s for group in batch.groups for s in group], first_metrics
 
@@ -431,7 +439,7 @@ class GRPOTrainer:
         """
         if not self.dist.is_main:
             return {}
-        max_new = self.config.eval.max_new_tokens or self.config.rollout.max_new_tokens
+        max_new = self.config.eval_max_new_tokens_at(self.step)
         return evaluate(
             self.policy,
             self.eval_bank,

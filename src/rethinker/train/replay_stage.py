@@ -47,7 +47,8 @@ class ReplayStage:
     """Splits episodes into raw batches and selects each update batch: none, filter, dapo, ssr or ssr_released.
 
     `ssr` applies the paper's Algorithm 1 to each raw batch of `batch_size` samples; `ssr_released` selects once per
-    episode (half its rollouts) and then splits; `dapo` filters at rollout time, so its batches pass through unchanged.
+    episode (as many samples as it has rollouts, see `select_ssr_released`) and then splits; `dapo` filters at
+    rollout time, so its batches pass through unchanged.
     """
 
     def __init__(self, config: ReplayConfig, batch_size: int, seed: int) -> None:
@@ -62,7 +63,10 @@ class ReplayStage:
         return torch.Generator().manual_seed(self.seed * 104_729 + step)
 
     def split(self, samples: list[Sample], step: int) -> list[UpdateBatch]:
-        """Start an episode: empty an episode-lifetime buffer, shuffle, and cut the samples into update batches."""
+        """Start an episode: empty an episode-lifetime buffer, shuffle, and cut the samples into update batches.
+
+        An episode with no samples (DAPO found no group with signal) is one empty batch: that update is skipped.
+        """
         if self.buffer is not None:
             self.buffer.end_episode()
         generator = self._generator(step)
@@ -78,11 +82,12 @@ class ReplayStage:
         else:
             episode = UpdateBatch(list(samples), [False] * len(samples))
         order = torch.randperm(len(episode.samples), generator=generator).tolist()
-        size = self.batch_size or len(order)
-        return [
+        size = self.batch_size or max(len(order), 1)
+        batches = [
             UpdateBatch([episode.samples[i] for i in chunk], [episode.replayed[i] for i in chunk])
             for chunk in (order[start : start + size] for start in range(0, len(order), size))
         ]
+        return batches or [UpdateBatch([], [])]
 
     def select(self, raw: UpdateBatch, step: int) -> UpdateBatch:
         """The update batch for one raw batch under the replay mode."""

@@ -39,6 +39,32 @@ def micro_batches(samples: Sequence[Sample], size: int) -> list[list[Sample]]:
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
+def recompute_logprobs(
+    model: PreTrainedModel,
+    samples: Sequence[Sample],
+    micro_batch_size: int,
+    pad_id: int,
+    pixels: PixelFn,
+    temperature: float,
+) -> None:
+    """Replace each sample's `old_logprobs` by the model's, with the update's forward pass under no_grad."""
+    with torch.no_grad():
+        for chunk in micro_batches(samples, micro_batch_size):
+            logprobs = response_logprobs(model, collate(chunk, pad_id, pixels), temperature).cpu()
+            for row, sample in enumerate(chunk):
+                sample.old_logprobs = logprobs[row, : sample.response_length].clone()
+
+
+def logprob_gap(engine: Sequence[torch.Tensor], trainer: Sequence[torch.Tensor]) -> dict[str, float]:
+    """`rollout/logprob_gap_mean` and `_max`: |engine - trainer| over the response tokens where both are finite."""
+    gaps = [(e.float() - t.float()).abs() for e, t in zip(engine, trainer, strict=True)]
+    flat = torch.cat([g[torch.isfinite(g)] for g in gaps]) if gaps else torch.zeros(0)
+    return {
+        "rollout/logprob_gap_mean": float(flat.mean()) if flat.numel() else 0.0,
+        "rollout/logprob_gap_max": float(flat.max()) if flat.numel() else 0.0,
+    }
+
+
 def share(chunk: MicroBatch, total_tokens: float, total_seqs: int, mode: str) -> float:
     """The weight that turns a chunk's own aggregate into its exact part of the whole batch's aggregate."""
     if mode == "token-mean":
