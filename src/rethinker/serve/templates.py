@@ -59,7 +59,7 @@ def _run_template(config: Any, path: Path) -> tuple[str, str | None] | None:
 
 def find_run_template(model_dir: Path) -> ServeTemplate | None:
     """The template of the training run holding `model_dir` (its `config.yaml` up to two folders above), if any."""
-    model_dir = model_dir.resolve()
+    model_dir = model_dir.absolute()
     for folder in [model_dir, *list(model_dir.parents)[:LEVELS_UP]]:
         path = folder / RUN_CONFIG
         if not path.is_file():
