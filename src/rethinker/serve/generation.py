@@ -148,8 +148,16 @@ class GenerationJob:
 class ChoiceStreamer(BaseStreamer):
     """Receives each step's sampled tokens from `generate` and emits per-choice text deltas; stops a choice at EOS."""
 
-    def __init__(self, n: int, eos_id: int, decode: Callable[..., str], emit: Callable[[ChoiceDelta], None]) -> None:
+    def __init__(
+        self,
+        n: int,
+        eos_id: int,
+        decode: Callable[..., str],
+        emit: Callable[[ChoiceDelta], None],
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.eos_id = eos_id
+        self.cancelled = cancelled
         self.emit = emit
         self.decoders = [IncrementalDecoder(decode) for _ in range(n)]
         self.counts = [0] * n
@@ -173,7 +181,10 @@ class ChoiceStreamer(BaseStreamer):
                 self.emit(ChoiceDelta(index, text))
 
     def end(self) -> None:
-        """Finish every choice that has not met EOS: it ran out of tokens."""
+        """Finish every choice that has not met EOS: it ran out of tokens (a cancelled job's choices stay unfinished,
+        so its reader learns it was cancelled rather than cut at a length)."""
+        if self.cancelled is not None and self.cancelled.is_set():
+            return
         for index, done in enumerate(self.done):
             if not done:
                 self._finish(index, "length")
@@ -225,7 +236,7 @@ class Generator:
             blocked.append(self.eos_id)
         batch = collate_prompts([job.prompt] * job.params.n, self.pad_id, self.model.config.image_token_id)
         batch = {key: value.to(self.model.device) for key, value in batch.items()}
-        streamer = ChoiceStreamer(job.params.n, self.eos_id, self.processor.decode, job.emit)
+        streamer = ChoiceStreamer(job.params.n, self.eos_id, self.processor.decode, job.emit, job.cancelled)
         self.model.generate(
             **batch,
             generation_config=self._config(job.params),
@@ -299,7 +310,9 @@ class GenerationWorker:
                 ticket = self._take_ticket()
             if self._closed:
                 self._admitted.discard(ticket)
-                raise ApiError(503, "server is shutting down", "server_shutdown")
+                raise ApiError(
+                    503, "server is shutting down: the request was cancelled before it ran", "server_shutdown"
+                )
             ticket.job = job
         self._tickets.put(ticket)
 
