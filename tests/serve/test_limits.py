@@ -16,6 +16,7 @@ import pytest
 
 from rethinker.serve.app import RethinkerServer, build_server
 from rethinker.serve.generation import Generator
+from rethinker.serve.image_urls import decode_images
 
 SIDE = 600
 PIXELS = SIDE * SIDE
@@ -55,6 +56,14 @@ def test_too_many_pixels_per_request_get_413_before_any_decoding(small_server: R
         accepted = client.post("/v1/chat/completions", json={"messages": _images(2, png, to_data_url), "max_tokens": 1})
         assert accepted.status_code == 200
         assert client.get("/health").json()["decoding_pixels_peak"] == PIXELS, "images must decode one at a time"
+
+
+def test_images_are_shrunk_to_the_model_bounds_as_they_are_decoded(small_server: RethinkerServer, png, to_data_url):
+    size = small_server.state.generator.processor.image_processor.size
+    config = small_server.state.config
+    assert (config.min_pixels, config.max_pixels) == (size.shortest_edge, size.longest_edge)
+    (image,) = decode_images([to_data_url(png((SIDE, SIDE)))], config, small_server.state.pixels)
+    assert image.width * image.height <= size.longest_edge < PIXELS
 
 
 def test_full_queue_gets_503_before_the_body_is_decoded(small_server: RethinkerServer, png, to_data_url, user_message):

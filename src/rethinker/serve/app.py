@@ -149,12 +149,16 @@ class RethinkerServer:
 def build_server(config: ServeConfig, generator: Generator, model_id: str) -> RethinkerServer:
     """A server bound to `config.host:config.port` (port 0 picks a free one), not yet started.
 
-    Images are shrunk to the processor's `max_pixels` unless the configuration sets its own, and the default
-    template is chosen from the model's training run when `config.template` is `auto` (UserError when unreadable).
+    Images are brought within the processor's pixel bounds as they are decoded (as in training) unless the
+    configuration sets its own, and the default template is chosen from the model's training run when
+    `config.template` is `auto` (UserError when unreadable).
     """
-    image_processor = generator.processor.image_processor
-    if config.max_pixels is None and getattr(image_processor, "max_pixels", None):
-        config = dataclasses.replace(config, max_pixels=int(image_processor.max_pixels))
+    size = generator.processor.image_processor.size
+    config = dataclasses.replace(
+        config,
+        min_pixels=config.min_pixels if config.min_pixels is not None else size.shortest_edge,
+        max_pixels=config.max_pixels if config.max_pixels is not None else size.longest_edge,
+    )
     template = choose_template(config.template, config.system, Path(generator.model.name_or_path))
     logger.info("instruction template: %s (%s)", template.name, template.source)
     state = ServerState(
