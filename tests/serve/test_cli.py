@@ -49,6 +49,8 @@ def test_arguments_become_the_server_configuration(tmp_path: Path) -> None:
     assert (config.template, config.system) == ("r1", None)
     assert (config.max_request_pixels, config.max_decoding_pixels) == (9_000_000, 20_000_000)
     assert _parse(["serve"]).template == "auto"
+    with pytest.raises(ValueError, match="--system goes with --template NAME"):
+        config_from_args(_parse(["serve", "--system", "r1"]))
 
 
 def _run_dir(root: Path, tiny_dir: Path, template: str) -> Path:
@@ -72,6 +74,7 @@ def test_unknown_run_template_is_a_user_error_naming_the_config(
 def test_bad_settings_are_one_line_user_errors(rethinker_cli, user_error, tmp_path: Path) -> None:
     user_error(rethinker_cli("serve", "--model", str(tmp_path), "--port", "0", "--device", "cpu"), "no config.json")
     user_error(rethinker_cli("serve", "--max-queue", "0"), "rethinker serve: max_queue must be at least 1")
+    user_error(rethinker_cli("serve", "--template", "socratic"), "rethinker serve: template 'socratic'")
 
 
 def test_serve_command_applies_the_run_template_and_exits_0_on_sigterm_mid_stream(

@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,7 @@ def small_server(generator: Generator, config_for) -> Iterator[RethinkerServer]:
         max_image_pixels=PIXELS,
         max_decoding_pixels=PIXELS,
         max_request_pixels=2 * PIXELS,
+        body_timeout_s=1.0,
     )
     server = build_server(config, generator, model_id="tiny")
     server.start()
@@ -81,6 +83,16 @@ def test_full_queue_gets_503_before_the_body_is_decoded(small_server: RethinkerS
         assert refused.status_code == 503 and refused.json()["error"]["type"] == "server_busy"
         assert small_server.state.pixels.peak == peak, "a refused request must not decode its images"
         assert [line for line in lines if line][-1] == "data: [DONE]"
+
+
+def test_a_body_that_never_arrives_gets_408_and_frees_its_queue_place(small_server: RethinkerServer) -> None:
+    host, port = small_server.socket.getsockname()[:2]
+    with socket.create_connection((host, port), timeout=10) as slow:
+        head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        slow.sendall((head + "Content-Length: 100\r\n\r\n" + '{"messages": ').encode())
+        reply = slow.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408") and "did not arrive within 1 s" in reply
+    assert small_server.state.worker.admitted == 0
 
 
 def test_deeply_nested_json_gets_400(client: httpx.Client) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rethinker.models.prompts import resolve_template
+
 AUTO_TEMPLATE = "auto"
 
 
@@ -39,6 +41,7 @@ class ServeConfig:
     max_connections: int = 1024
     backlog: int = 2048
     shutdown_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
     template: str = AUTO_TEMPLATE
     system: str | None = None
     file_roots: tuple[Path, ...] = field(default_factory=tuple)
@@ -53,5 +56,12 @@ class ServeConfig:
                 f"max_decoding_pixels ({self.max_decoding_pixels}) must be at least max_image_pixels "
                 f"({self.max_image_pixels}), or no allowed image could ever be decoded"
             )
+        if self.template == AUTO_TEMPLATE:
+            if self.system is not None:
+                raise ValueError(
+                    "--system goes with --template NAME; with --template auto the run's own prompt is used"
+                )
+        else:
+            resolve_template(self.template)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be within 0..65535, got {self.port}")

@@ -6,6 +6,7 @@ decoded, so the memory a burst can cost is bounded by the queue, not by the numb
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -79,8 +80,9 @@ class BodyTooLarge(ApiError):
     """A 413 for a body over the byte limit; the connection is closed rather than the body read."""
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request's JSON body, checked for type and announced length before a byte of it is read."""
+async def read_json(request: Request, max_bytes: int, timeout: float) -> Any:
+    """The request's JSON body, checked for type and announced length before a byte of it is read; a body slower
+    than `timeout` seconds is refused (408), so a slow client cannot hold a queue place."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "requests must be sent as Content-Type: application/json")
@@ -90,7 +92,11 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if int(length) > max_bytes:
         error = too_large(f"request body is over the {max_bytes} byte limit")
         raise BodyTooLarge(error.status, error.message, error.error_type)
-    return await run_in_threadpool(parse_json, await request.body())
+    try:
+        body = await asyncio.wait_for(request.body(), timeout)
+    except TimeoutError as error:
+        raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from error
+    return await run_in_threadpool(parse_json, body)
 
 
 async def generation_endpoint(request: Request, handle: Callable[[Request, Ticket], Awaitable[Response]]) -> Response:
@@ -114,7 +120,7 @@ async def _submit(request: Request, ticket: Ticket, chat: ChatRequest, prefix: s
 
 async def _chat(request: Request, ticket: Ticket) -> Response:
     state = _state(request)
-    body = await read_json(request, state.config.max_body_bytes)
+    body = await read_json(request, state.config.max_body_bytes, state.config.body_timeout_s)
     chat = await run_in_threadpool(parse_chat, body, state.config, state.pixels)
     job, prompt_tokens = await _submit(request, ticket, chat)
     if chat.stream:
@@ -125,7 +131,7 @@ async def _chat(request: Request, ticket: Ticket) -> Response:
 
 async def _rethink(request: Request, ticket: Ticket) -> Response:
     state = _state(request)
-    body = await read_json(request, state.config.max_body_bytes)
+    body = await read_json(request, state.config.max_body_bytes, state.config.body_timeout_s)
     rethink: RethinkRequest = await run_in_threadpool(parse_rethink_request, body, state.config, state.pixels)
     job, prompt_tokens = await _submit(request, ticket, rethink.chat, rethink.prefix)
     if rethink.chat.stream:
