@@ -1,38 +1,33 @@
-"""The HTTP server: OpenAI-compatible routes, the demo's API, and its static page; handler threads never generate."""
+"""The server: shared state, and uvicorn serving the routes on a background thread beside the generation worker."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
+import socket
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from rethinker.models.processor import PromptInputs, PromptTooLongError
+from rethinker.serve.access_log import AccessLog
 from rethinker.serve.config import ServeConfig
-from rethinker.serve.demo import demo_examples, demo_settings
-from rethinker.serve.errors import ApiError, bad_request
-from rethinker.serve.generation import ChoiceDelta, GenerationJob, GenerationWorker, Generator
-from rethinker.serve.openai_api import (
-    ChatPrompt,
-    ChatRequest,
-    chunk_body,
-    chunk_choice,
-    completion_body,
-    models_body,
-    parse_chat_request,
-    usage,
-)
-from rethinker.serve.rethink import parse_rethink_request, rethink_verdict
+from rethinker.serve.demo import demo_examples
+from rethinker.serve.errors import bad_request
+from rethinker.serve.generation import GenerationWorker, Generator
+from rethinker.serve.image_urls import PixelBudget
+from rethinker.serve.openai_api import ChatRequest
+from rethinker.serve.routes import build_app
+from rethinker.serve.templates import ServeTemplate, apply_template, choose_template
 
 logger = logging.getLogger(__name__)
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
+STARTUP_TIMEOUT_S = 30.0
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
@@ -49,199 +44,77 @@ def load_static() -> dict[str, tuple[bytes, str]]:
 
 @dataclass
 class ServerState:
-    """What every handler thread shares: limits, the generator's processor, the worker and the demo's data."""
+    """What every request shares: limits, the generator's processor, the worker, the pixel budget and demo data."""
 
     config: ServeConfig
     generator: Generator
     worker: GenerationWorker
+    pixels: PixelBudget
+    template: ServeTemplate
     model_id: str
     created: int
     static: dict[str, tuple[bytes, str]]
     examples: list[dict[str, Any]]
 
-    def encode(self, prompt: ChatPrompt, assistant_prefix: str = "") -> PromptInputs:
-        """Render and tokenise a prompt (optionally with the start of the assistant's reply); 400 when it is refused."""
+    def encode(self, request: ChatRequest, assistant_prefix: str = "") -> PromptInputs:
+        """Render (with the request's or the server's template) and tokenise a prompt, optionally with the start of
+        the assistant's reply; 400 when it is refused."""
+        if request.template is not None:
+            template, system = request.template, None
+        else:
+            template, system = self.template.template, self.template.system
+        messages = apply_template(request.prompt.messages, template, system)
         processor = self.generator.processor
-        text = processor.render(prompt.messages) + assistant_prefix
+        text = processor.render(messages) + assistant_prefix
         try:
-            return processor.encode(text, prompt.images, max_length=self.config.max_prompt_tokens)
+            return processor.encode(text, request.prompt.images, max_length=self.config.max_prompt_tokens)
         except PromptTooLongError as error:
             raise bad_request(str(error)) from error
         except ValueError as error:
             raise bad_request(f"cannot build the prompt: {error}") from error
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes one request; generation is handed to the worker, so slow generations never block other routes."""
-
-    server: RethinkerServer
-    server_version = "rethinker"
-    timeout = 60
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Log requests through `logging` instead of stderr."""
-        logger.debug("%s %s", self.address_string(), format % args)
-
-    @property
-    def state(self) -> ServerState:
-        """The server's shared state."""
-        return self.server.state
-
-    def do_GET(self) -> None:  # noqa: N802
-        """Static files, the model list, health, and the demo's data."""
-        path = self.path.split("?", 1)[0]
-        routes = {
-            "/v1/models": lambda: models_body(self.state.model_id, self.state.created),
-            "/health": lambda: {"status": "ok", "admitted": self.state.worker.admitted},
-            "/api/examples": lambda: self.state.examples,
-            "/api/settings": lambda: demo_settings(self.state.config.max_new_tokens),
-        }
-        if path in routes:
-            self._send_json(HTTPStatus.OK, routes[path]())
-        elif path in self.state.static:
-            body, content_type = self.state.static[path]
-            self._send_bytes(HTTPStatus.OK, body, content_type)
-        else:
-            self._send_error(ApiError(404, f"no route GET {path}", "not_found_error"))
-
-    def do_POST(self) -> None:  # noqa: N802
-        """Chat completions and forced rethinking; every failure becomes an OpenAI-shaped error."""
-        path = self.path.split("?", 1)[0]
-        try:
-            if path == "/v1/chat/completions":
-                self._chat(parse_chat_request(self._read_json(), self.state.config))
-            elif path == "/api/rethink":
-                self._rethink(self._read_json())
-            else:
-                raise ApiError(404, f"no route POST {path}", "not_found_error")
-        except ApiError as error:
-            self._send_error(error)
-        except Exception:
-            logger.exception("unexpected error on POST %s", path)
-            self._send_error(ApiError(500, "internal server error", "server_error"))
-
-    def _read_json(self) -> Any:
-        if self.headers.get_content_type() != "application/json":
-            raise ApiError(415, "requests must be sent as Content-Type: application/json")
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            raise ApiError(411, "a Content-Length header is required")
-        if int(length) > self.state.config.max_body_bytes:
-            self.close_connection = True
-            raise ApiError(413, f"request body is over the {self.state.config.max_body_bytes} byte limit")
-        try:
-            return json.loads(self.rfile.read(int(length)))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise bad_request(f"request body is not valid JSON: {error}") from error
-
-    def _start(self, request: ChatRequest, prompt: PromptInputs) -> GenerationJob:
-        job = GenerationJob(prompt, request.params, request.ignore_eos, request.seed)
-        self.state.worker.submit(job)
-        return job
-
-    def _chat(self, request: ChatRequest) -> None:
-        prompt = self.state.encode(request.prompt)
-        job = self._start(request, prompt)
-        if request.stream:
-            self._stream(job, request, prompt.length)
-        else:
-            body = completion_body(_new_id(), self.state.model_id, int(time.time()), job.result(), prompt.length)
-            self._send_json(HTTPStatus.OK, body)
-
-    def _rethink(self, body: Any) -> None:
-        request = parse_rethink_request(body, self.state.config)
-        prompt = self.state.encode(request.chat.prompt, request.prefix)
-        job = self._start(request.chat, prompt)
-        if request.chat.stream:
-            self._stream(job, request.chat, prompt.length, request.response, request.prefix)
-            return
-        completions = job.result()
-        reply = completion_body(_new_id(), self.state.model_id, int(time.time()), completions, prompt.length)
-        for choice, completion in zip(reply["choices"], completions, strict=True):
-            choice["rethink"] = rethink_verdict(request.response, request.prefix + completion.text)
-        reply["prefix"] = request.prefix
-        self._send_json(HTTPStatus.OK, reply)
-
-    def _stream(
-        self, job: GenerationJob, request: ChatRequest, prompt_tokens: int, first: str = "", prefix: str | None = None
-    ) -> None:
-        """Server-sent events: a role chunk at once, then text deltas, then usage (if asked) and `[DONE]`."""
-        completion_id, created, model = _new_id(), int(time.time()), self.state.model_id
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        texts = [prefix or ""] * request.params.n
-        tokens = 0
-        try:
-            roles = [chunk_choice(i, {"role": "assistant", "content": ""}) for i in range(request.params.n)]
-            self._event(chunk_body(completion_id, model, created, roles))
-            for delta in _deltas_or_error(job):
-                if isinstance(delta, ApiError):
-                    self._event(delta.body())
-                    break
-                texts[delta.index] += delta.text
-                tokens += delta.token_count
-                choice = chunk_choice(delta.index, {"content": delta.text}, delta.finish_reason)
-                if delta.finish_reason is not None and prefix is not None:
-                    choice["rethink"] = rethink_verdict(first, texts[delta.index])
-                self._event(chunk_body(completion_id, model, created, [choice]))
-            if request.include_usage:
-                self._event(chunk_body(completion_id, model, created, [], usage(prompt_tokens, tokens)))
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-        except OSError:
-            job.cancel()
-        self.close_connection = True
-
-    def _event(self, payload: dict[str, Any]) -> None:
-        self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
-        self.wfile.flush()
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send_bytes(status, json.dumps(payload).encode(), "application/json")
-
-    def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _send_error(self, error: ApiError) -> None:
-        if error.status >= 500:
-            logger.warning("request failed: %s", error.message)
-        self._send_json(error.status, error.body())
-
-
-def _deltas_or_error(job: GenerationJob) -> Iterator[ChoiceDelta | ApiError]:
-    """The job's deltas, ending with its error (if any) as an item, so a stream can report it in-band."""
+def listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (port 0 picks a free one) with a deep accept backlog."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        yield from job.deltas()
-    except ApiError as error:
-        yield error
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
-def _new_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
-
-
-class RethinkerServer(ThreadingHTTPServer):
-    """A threading HTTP server that owns the generation worker; `stop` ends both cleanly."""
-
-    daemon_threads = True
+class RethinkerServer:
+    """uvicorn on a background thread, and the generation worker; `stop` cancels generation, then drains requests."""
 
     def __init__(self, state: ServerState) -> None:
-        super().__init__((state.config.host, state.config.port), Handler)
         self.state = state
+        config = state.config
+        self.socket = listen(config.host, config.port, config.backlog)
+        uvicorn_config = uvicorn.Config(
+            AccessLog(build_app(state)),
+            http="h11",
+            loop="asyncio",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            backlog=config.backlog,
+            limit_concurrency=config.max_connections,
+            timeout_graceful_shutdown=int(config.shutdown_timeout_s),
+        )
+        self.uvicorn = uvicorn.Server(uvicorn_config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The base URL the server listens on."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self.socket.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     @property
     def running(self) -> bool:
@@ -249,26 +122,51 @@ class RethinkerServer(ThreadingHTTPServer):
         return self.state.worker.alive or (self._thread is not None and self._thread.is_alive())
 
     def start(self) -> None:
-        """Start the worker and serve on a background thread."""
+        """Start the worker, then serve on a background thread; returns once requests are accepted."""
         self.state.worker.start()
-        self._thread = threading.Thread(target=self.serve_forever, name="rethinker-http", daemon=True)
+        url = self.url
+        self._thread = threading.Thread(
+            target=self.uvicorn.run, kwargs={"sockets": [self.socket]}, name="rethinker-http", daemon=True
+        )
         self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the HTTP server at {url} did not start")
+            time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop accepting requests, cancel generation, and release the socket."""
+        """Refuse new generation and cancel what is queued or running (in-flight requests end with a clean error or
+        finished stream), then close the socket once open requests are answered (at most `shutdown_timeout_s`)."""
         self.state.worker.stop()
+        self.uvicorn.should_exit = True
         if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-        self.server_close()
+            self._thread.join(self.state.config.shutdown_timeout_s + 5)
+        self.socket.close()
 
 
 def build_server(config: ServeConfig, generator: Generator, model_id: str) -> RethinkerServer:
-    """A server bound to `config.host:config.port` (port 0 picks a free one), not yet started."""
+    """A server bound to `config.host:config.port` (port 0 picks a free one), not yet started.
+
+    Images are brought within the processor's pixel bounds as they are decoded (as in training) unless the
+    configuration sets its own, and the default template is chosen from the model's training run when
+    `config.template` is `auto` (UserError when unreadable).
+    """
+    size = generator.processor.image_processor.size
+    config = dataclasses.replace(
+        config,
+        min_pixels=config.min_pixels if config.min_pixels is not None else size.shortest_edge,
+        max_pixels=config.max_pixels if config.max_pixels is not None else size.longest_edge,
+    )
+    template = choose_template(config.template, config.system, Path(generator.model.name_or_path))
+    logger.info("instruction template: %s (%s)", template.name, template.source)
     state = ServerState(
         config=config,
         generator=generator,
         worker=GenerationWorker(generator, config.max_queue),
+        pixels=PixelBudget(config.max_decoding_pixels),
+        template=template,
         model_id=model_id,
         created=int(time.time()),
         static=load_static(),

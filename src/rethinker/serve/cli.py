@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import sys
+import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rethinker.errors import UserError
 from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.models.prompts import TEMPLATES
 from rethinker.serve.app import build_server
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.generation import Generator
@@ -37,6 +39,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--max-pixels", type=int, default=None, help="resize larger images down to this area")
     parser.add_argument("--max-image-bytes", type=int, default=defaults.max_image_bytes)
     parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels, help="refused above this")
+    parser.add_argument(
+        "--max-request-pixels",
+        type=int,
+        default=defaults.max_request_pixels,
+        help="a request whose images hold more pixels in all is refused with 413",
+    )
+    parser.add_argument(
+        "--max-decoding-pixels",
+        type=int,
+        default=defaults.max_decoding_pixels,
+        help="full-size image pixels decoded at once across the server",
+    )
+    parser.add_argument(
+        "--template",
+        default=defaults.template,
+        help=f"instruction template applied to each question: 'auto' (the training run's config.yaml, else 'plain'), "
+        f"one of {sorted(TEMPLATES)}, or text containing {{question}}; a request's 'template' field overrides it",
+    )
+    parser.add_argument("--system", default=None, help="system prompt with --template: a name ('r1') or text")
     parser.add_argument(
         "--allow-files",
         action="append",
@@ -63,6 +84,10 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         max_pixels=args.max_pixels,
         max_image_bytes=args.max_image_bytes,
         max_image_pixels=args.max_image_pixels,
+        max_request_pixels=args.max_request_pixels,
+        max_decoding_pixels=args.max_decoding_pixels,
+        template=args.template,
+        system=args.system,
         file_roots=tuple(Path(root).resolve() for root in args.allow_files),
     )
 
@@ -84,27 +109,47 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _wait_for_stop_signal() -> int:
+    """Block until SIGINT or SIGTERM arrives; the signal's number."""
+    received: list[int] = []
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return received[0]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted (Ctrl-C), then stop generation and close the socket."""
+    """Serve until SIGINT (Ctrl-C) or SIGTERM, then cancel generation, answer open requests and close the socket."""
     try:
         config = config_from_args(args)
         generator = load_generator(config)
     except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise UserError(str(error)) from error
     if not _is_loopback(config.host):
         logger.warning("binding %s: anyone who can reach this address can use the model", config.host)
     try:
         server = build_server(config, generator, model_id=config.model)
     except OSError as error:
-        print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
-        return 1
+        raise UserError(f"cannot listen on {config.host}:{config.port}: {error}") from error
     server.start()
-    print(f"serving {config.model} at {server.url} (demo at {server.url}/, API at {server.url}/v1)", flush=True)
+    template = server.state.template
+    print(
+        f"serving {config.model} at {server.url} (demo at {server.url}/, API at {server.url}/v1); "
+        f"template {template.name} ({template.source})",
+        flush=True,
+    )
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("stopping", flush=True)
+        received = _wait_for_stop_signal()
+        print(f"stopping on {signal.Signals(received).name}", flush=True)
     finally:
         server.stop()
     return 0

@@ -27,3 +27,8 @@ def bad_request(message: str) -> ApiError:
 def busy() -> ApiError:
     """A 503 for a full generation queue: the client may retry later."""
     return ApiError(503, "server busy: the generation queue is full, retry later", "server_busy")
+
+
+def too_large(message: str) -> ApiError:
+    """A 413 for a request bigger than the server accepts (body bytes, image pixels)."""
+    return ApiError(413, message, "request_too_large")

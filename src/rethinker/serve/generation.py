@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -43,8 +45,23 @@ class Completion:
 _END = object()
 
 
+def collect_completions(deltas: Iterable[ChoiceDelta], n: int) -> list[Completion]:
+    """Join each choice's deltas into its completion, in choice order."""
+    texts = [""] * n
+    ends: list[Completion | None] = [None] * n
+    for delta in deltas:
+        texts[delta.index] += delta.text
+        if delta.finish_reason is not None:
+            ends[delta.index] = Completion("", delta.token_count, delta.finish_reason)
+    return [Completion(text, end.token_count, end.finish_reason) for text, end in zip(texts, ends, strict=True)]
+
+
 class GenerationJob:
-    """One request's generation: its prompt and sampling settings in, a stream of `ChoiceDelta`s out."""
+    """One request's generation: its prompt and sampling settings in, a stream of `ChoiceDelta`s out.
+
+    The worker thread writes events; a reader takes them either blocking (`deltas`) or from an event loop
+    (`deltas_async`, after `bind_loop`), which the worker wakes without a thread per reader.
+    """
 
     def __init__(
         self, prompt: PromptInputs, params: SamplingParams, ignore_eos: bool = False, seed: int | None = None
@@ -55,54 +72,92 @@ class GenerationJob:
         self.seed = seed
         self.cancelled = threading.Event()
         self._events: queue.Queue[object] = queue.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Event | None = None
+        self._finished = 0
+
+    def bind_loop(self) -> None:
+        """Let the running event loop read this job with `deltas_async` (call from that loop, before submitting)."""
+        self._loop = asyncio.get_running_loop()
+        self._ready = asyncio.Event()
+
+    def _put(self, event: object) -> None:
+        self._events.put(event)
+        if self._loop is not None and self._ready is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:  # the loop already closed: nobody reads any more
+                pass
 
     def emit(self, delta: ChoiceDelta) -> None:
         """Hand one delta to whoever reads the job (called from the worker thread)."""
-        self._events.put(delta)
+        self._put(delta)
 
     def fail(self, error: BaseException) -> None:
         """End the job with an error the reader re-raises."""
-        self._events.put(error)
+        self._put(error)
 
     def close(self) -> None:
         """Mark the end of the job's events."""
-        self._events.put(_END)
+        self._put(_END)
 
     def cancel(self) -> None:
         """Ask the worker to stop this job at the next token (the client went away, or the server stops)."""
         self.cancelled.set()
 
+    def _accept(self, event: object) -> ChoiceDelta | None:
+        """The delta an event carries; None at the end; raises the job's error or a 503 if it ended unfinished."""
+        if event is _END:
+            if self._finished < self.params.n:
+                raise ApiError(503, "generation was cancelled before it finished", "server_shutdown")
+            return None
+        if isinstance(event, BaseException):
+            raise event
+        assert isinstance(event, ChoiceDelta)
+        self._finished += event.finish_reason is not None
+        return event
+
     def deltas(self) -> Iterator[ChoiceDelta]:
-        """The job's deltas as they come; raises the job's error, or a 503 when it was cancelled unfinished."""
-        finished = 0
+        """The job's deltas as they come, blocking; raises the job's error, or a 503 when cancelled unfinished."""
+        while (delta := self._accept(self._events.get())) is not None:
+            yield delta
+
+    async def deltas_async(self) -> AsyncIterator[ChoiceDelta]:
+        """The job's deltas as they come, awaiting the worker without blocking the event loop."""
+        assert self._ready is not None, "bind_loop() first"
         while True:
-            event = self._events.get()
-            if event is _END:
-                break
-            if isinstance(event, BaseException):
-                raise event
-            assert isinstance(event, ChoiceDelta)
-            finished += event.finish_reason is not None
-            yield event
-        if finished < self.params.n:
-            raise ApiError(503, "generation was cancelled before it finished", "server_shutdown")
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            if (delta := self._accept(event)) is None:
+                return
+            yield delta
 
     def result(self) -> list[Completion]:
         """Wait for every choice and return them in order."""
-        texts = [""] * self.params.n
-        ends: list[Completion | None] = [None] * self.params.n
-        for delta in self.deltas():
-            texts[delta.index] += delta.text
-            if delta.finish_reason is not None:
-                ends[delta.index] = Completion("", delta.token_count, delta.finish_reason)
-        return [Completion(text, end.token_count, end.finish_reason) for text, end in zip(texts, ends, strict=True)]
+        return collect_completions(self.deltas(), self.params.n)
+
+    async def result_async(self) -> list[Completion]:
+        """Await every choice and return them in order."""
+        return collect_completions([delta async for delta in self.deltas_async()], self.params.n)
 
 
 class ChoiceStreamer(BaseStreamer):
     """Receives each step's sampled tokens from `generate` and emits per-choice text deltas; stops a choice at EOS."""
 
-    def __init__(self, n: int, eos_id: int, decode: Callable[..., str], emit: Callable[[ChoiceDelta], None]) -> None:
+    def __init__(
+        self,
+        n: int,
+        eos_id: int,
+        decode: Callable[..., str],
+        emit: Callable[[ChoiceDelta], None],
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.eos_id = eos_id
+        self.cancelled = cancelled
         self.emit = emit
         self.decoders = [IncrementalDecoder(decode) for _ in range(n)]
         self.counts = [0] * n
@@ -126,7 +181,10 @@ class ChoiceStreamer(BaseStreamer):
                 self.emit(ChoiceDelta(index, text))
 
     def end(self) -> None:
-        """Finish every choice that has not met EOS: it ran out of tokens."""
+        """Finish every choice that has not met EOS: it ran out of tokens (a cancelled job's choices stay unfinished,
+        so its reader learns it was cancelled rather than cut at a length)."""
+        if self.cancelled is not None and self.cancelled.is_set():
+            return
         for index, done in enumerate(self.done):
             if not done:
                 self._finish(index, "length")
@@ -178,7 +236,7 @@ class Generator:
             blocked.append(self.eos_id)
         batch = collate_prompts([job.prompt] * job.params.n, self.pad_id, self.model.config.image_token_id)
         batch = {key: value.to(self.model.device) for key, value in batch.items()}
-        streamer = ChoiceStreamer(job.params.n, self.eos_id, self.processor.decode, job.emit)
+        streamer = ChoiceStreamer(job.params.n, self.eos_id, self.processor.decode, job.emit, job.cancelled)
         self.model.generate(
             **batch,
             generation_config=self._config(job.params),
@@ -188,21 +246,29 @@ class Generator:
         )
 
 
+class Ticket:
+    """A place in the worker's queue: taken before a request's body is read, held by its job until the job ends."""
+
+    def __init__(self) -> None:
+        self.job: GenerationJob | None = None
+
+
 class GenerationWorker:
-    """Runs jobs one at a time on a worker thread; at most `max_queue` jobs are admitted (running or waiting)."""
+    """Runs jobs one at a time on a worker thread; at most `max_queue` tickets are held (jobs running or waiting,
+    and requests still being read and decoded)."""
 
     def __init__(self, generator: Generator, max_queue: int) -> None:
         self.generator = generator
         self.max_queue = max_queue
-        self._jobs: queue.Queue[GenerationJob | None] = queue.Queue()
-        self._admitted: set[GenerationJob] = set()
+        self._tickets: queue.Queue[Ticket | None] = queue.Queue()
+        self._admitted: set[Ticket] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="rethinker-generation", daemon=True)
 
     @property
     def admitted(self) -> int:
-        """How many jobs are running or waiting now."""
+        """How many tickets are held now (requests being prepared, jobs waiting or running)."""
         with self._lock:
             return len(self._admitted)
 
@@ -215,28 +281,56 @@ class GenerationWorker:
         """Start the worker thread."""
         self._thread.start()
 
-    def submit(self, job: GenerationJob) -> None:
-        """Queue a job, or raise a 503 at once when the queue is full or the server is stopping."""
+    def _take_ticket(self) -> Ticket:
+        """A new ticket, or a 503 when the queue is full or the server is stopping (caller holds the lock)."""
+        if self._closed:
+            raise ApiError(503, "server is shutting down", "server_shutdown")
+        if len(self._admitted) >= self.max_queue:
+            raise busy()
+        ticket = Ticket()
+        self._admitted.add(ticket)
+        return ticket
+
+    @contextmanager
+    def admission(self) -> Iterator[Ticket]:
+        """Hold a place in the queue (503 at once when full) until a job is submitted with it or the block ends."""
         with self._lock:
+            ticket = self._take_ticket()
+        try:
+            yield ticket
+        finally:
+            with self._lock:
+                if ticket.job is None:
+                    self._admitted.discard(ticket)
+
+    def submit(self, job: GenerationJob, ticket: Ticket | None = None) -> None:
+        """Queue a job on its ticket (a new one when none is given), or raise a 503 when full or stopping."""
+        with self._lock:
+            if ticket is None:
+                ticket = self._take_ticket()
             if self._closed:
-                raise ApiError(503, "server is shutting down", "server_shutdown")
-            if len(self._admitted) >= self.max_queue:
-                raise busy()
-            self._admitted.add(job)
-        self._jobs.put(job)
+                self._admitted.discard(ticket)
+                raise ApiError(
+                    503, "server is shutting down: the request was cancelled before it ran", "server_shutdown"
+                )
+            ticket.job = job
+        self._tickets.put(ticket)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Cancel every admitted job, let the running one stop at its next token, and join the thread."""
         with self._lock:
             self._closed = True
-            for job in self._admitted:
-                job.cancel()
-        self._jobs.put(None)
+            for ticket in self._admitted:
+                if ticket.job is not None:
+                    ticket.job.cancel()
+        self._tickets.put(None)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (ticket := self._tickets.get()) is not None:
+            job = ticket.job
+            assert job is not None
             try:
                 if not job.cancelled.is_set():
                     self.generator.run(job)
@@ -245,5 +339,5 @@ class GenerationWorker:
                 job.fail(ApiError(500, f"generation failed: {error}", "server_error"))
             finally:
                 with self._lock:
-                    self._admitted.discard(job)
+                    self._admitted.discard(ticket)
                 job.close()

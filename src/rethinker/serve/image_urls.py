@@ -1,19 +1,29 @@
-"""Images from request URLs (`data:` base64 or `file://` under allowed roots), bounded before any pixel is decoded."""
+"""Images from request URLs (`data:` base64 or `file://` under allowed roots), bounded before any pixel is decoded.
+
+Every image's size is read from its header first; a request whose images hold too many pixels in all is refused (413)
+before any is decoded. Images are then decoded one at a time, each shrunk to the model's `max_pixels` at once (JPEGs
+decode at a reduced scale), while a server-wide `PixelBudget` bounds the full-size pixels being decoded at any moment.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from PIL import Image
 
 from rethinker.data.errors import DataError
-from rethinker.data.images import load_image
+from rethinker.data.images import fit_pixels, load_image
 from rethinker.serve.config import ServeConfig
-from rethinker.serve.errors import bad_request
+from rethinker.serve.errors import ApiError, bad_request, too_large
+
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 
 def _data_url_bytes(url: str, max_bytes: int) -> bytes:
@@ -56,8 +66,8 @@ def _file_url_bytes(url: str, roots: tuple[Path, ...], max_bytes: int) -> bytes:
         return handle.read(max_bytes + 1)
 
 
-def _check_header(data: bytes, max_pixels: int) -> None:
-    """Refuse bytes that are no image, or whose header announces more pixels than allowed, without decoding."""
+def header_pixels(data: bytes, max_pixels: int) -> int:
+    """The pixel count an image's header announces, read without decoding; 400 for non-images or over `max_pixels`."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -67,6 +77,33 @@ def _check_header(data: bytes, max_pixels: int) -> None:
         raise bad_request("the image content is not an image Pillow can read") from error
     if width * height > max_pixels:
         raise bad_request(f"image is too large: {width}x{height} is over the {max_pixels} pixel limit")
+    return width * height
+
+
+class PixelBudget:
+    """Full-size pixels being decoded at once across the server; a decode waits (bounded) for room, else 503."""
+
+    def __init__(self, total: int, wait_s: float = 30.0) -> None:
+        self.total = total
+        self.wait_s = wait_s
+        self.in_use = 0
+        self.peak = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        """Reserve `pixels` (at most `total`) for the duration of one decode."""
+        with self._room:
+            if not self._room.wait_for(lambda: self.in_use + pixels <= self.total, timeout=self.wait_s):
+                raise ApiError(503, "server busy: too many images are being decoded, retry later", "server_busy")
+            self.in_use += pixels
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._room:
+                self.in_use -= pixels
+                self._room.notify_all()
 
 
 def image_bytes(url: str, config: ServeConfig) -> bytes:
@@ -85,11 +122,40 @@ def image_bytes(url: str, config: ServeConfig) -> bytes:
     return data
 
 
-def decode_image_url(url: str, config: ServeConfig) -> Image.Image:
-    """An RGB image from a request URL, resized into the server's pixel bounds; ApiError 400 when refused."""
-    data = image_bytes(url, config)
-    _check_header(data, config.max_image_pixels)
+def _decode(data: bytes, config: ServeConfig) -> Image.Image:
+    """Decode one encoded image straight to the server's pixel bounds (JPEGs at a reduced scale); 400 when refused."""
     try:
-        return load_image(data, min_pixels=config.min_pixels, max_pixels=config.max_pixels, where="image_url")
+        with Image.open(io.BytesIO(data)) as image:
+            if config.max_pixels is not None:
+                image.draft("RGB", fit_pixels(image.width, image.height, None, config.max_pixels))
+            image.load()
+            return load_image(image, min_pixels=config.min_pixels, max_pixels=config.max_pixels, where="image_url")
     except DataError as error:
         raise bad_request(str(error)) from error
+    except DECODE_ERRORS as error:
+        raise bad_request(f"image_url: cannot decode image: {error}") from error
+
+
+def decode_images(urls: list[str], config: ServeConfig, budget: PixelBudget | None = None) -> list[Image.Image]:
+    """RGB images from request URLs: sizes checked from headers first (413 over the per-request total), then each
+    decoded in turn within the server-wide `budget` (none: unbounded, for a single caller)."""
+    encoded = [image_bytes(url, config) for url in urls]
+    pixels = [header_pixels(data, config.max_image_pixels) for data in encoded]
+    if sum(pixels) > config.max_request_pixels:
+        raise too_large(
+            f"the request's images hold {sum(pixels)} pixels in all, over the {config.max_request_pixels} pixel "
+            "limit per request: send fewer or smaller images"
+        )
+    images = []
+    for data, count in zip(encoded, pixels, strict=True):
+        if budget is None:
+            images.append(_decode(data, config))
+            continue
+        with budget.hold(count):
+            images.append(_decode(data, config))
+    return images
+
+
+def decode_image_url(url: str, config: ServeConfig) -> Image.Image:
+    """An RGB image from a request URL, resized into the server's pixel bounds; ApiError 400 when refused."""
+    return decode_images([url], config)[0]

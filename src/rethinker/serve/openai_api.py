@@ -8,11 +8,12 @@ from typing import Any
 
 from PIL import Image
 
+from rethinker.models.prompts import TEMPLATES
 from rethinker.rollout.base import SamplingParams
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.errors import bad_request
 from rethinker.serve.generation import Completion
-from rethinker.serve.image_urls import decode_image_url
+from rethinker.serve.image_urls import PixelBudget, decode_images
 
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 64
@@ -36,6 +37,7 @@ class ChatRequest:
     include_usage: bool
     ignore_eos: bool
     seed: int | None
+    template: str | None = None
 
 
 def _number(body: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -93,7 +95,7 @@ def _content_parts(content: Any, where: str) -> list[dict[str, Any]]:
     return content
 
 
-def parse_messages(raw: Any, config: ServeConfig) -> ChatPrompt:
+def parse_messages(raw: Any, config: ServeConfig, budget: PixelBudget | None = None) -> ChatPrompt:
     """Validate OpenAI `messages`, decode their images within the server's bounds, convert them for the processor."""
     if not isinstance(raw, list) or not raw:
         raise bad_request("'messages' must be a non-empty list")
@@ -121,11 +123,21 @@ def parse_messages(raw: Any, config: ServeConfig) -> ChatPrompt:
         raise bad_request(f"messages hold {text_chars} characters of text, over the {config.max_text_chars} limit")
     if len(urls) > config.max_images:
         raise bad_request(f"{len(urls)} images given, at most {config.max_images} per request")
-    return ChatPrompt(messages, [decode_image_url(url, config) for url in urls])
+    return ChatPrompt(messages, decode_images(urls, config, budget))
 
 
-def parse_chat_request(body: Any, config: ServeConfig) -> ChatRequest:
-    """Validate a chat-completions body; `max_tokens` above the server's limit is lowered to it."""
+def _template(body: dict[str, Any]) -> str | None:
+    """The request's instruction template name, or None for the server's default."""
+    value = body.get("template")
+    if value is None:
+        return None
+    if value not in TEMPLATES:
+        raise bad_request(f"'template' must be one of {sorted(TEMPLATES)}, got {value!r}")
+    return value
+
+
+def parse_chat_request(body: Any, config: ServeConfig, budget: PixelBudget | None = None) -> ChatRequest:
+    """Validate a chat-completions body, then decode its images; `max_tokens` above the server's limit is lowered."""
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     max_tokens = _integer(body, "max_completion_tokens", None, 1, 2**31)
@@ -140,13 +152,20 @@ def parse_chat_request(body: Any, config: ServeConfig) -> ChatRequest:
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object")
+    stream, include_usage, ignore_eos = (
+        _flag(body, "stream"),
+        _flag(options, "include_usage"),
+        _flag(body, "ignore_eos"),
+    )
+    seed, template = _integer(body, "seed", None, 0, 2**63 - 1), _template(body)
     return ChatRequest(
-        prompt=parse_messages(body.get("messages"), config),
+        prompt=parse_messages(body.get("messages"), config, budget),
         params=params,
-        stream=_flag(body, "stream"),
-        include_usage=_flag(options, "include_usage"),
-        ignore_eos=_flag(body, "ignore_eos"),
-        seed=_integer(body, "seed", None, 0, 2**63 - 1),
+        stream=stream,
+        include_usage=include_usage,
+        ignore_eos=ignore_eos,
+        seed=seed,
+        template=template,
     )
 
 

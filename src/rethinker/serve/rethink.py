@@ -9,6 +9,7 @@ from rethinker.rewards.extract import extract_answer
 from rethinker.rollout.triggers import BARE_WAIT, build_rethink_prefix
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.errors import bad_request
+from rethinker.serve.image_urls import PixelBudget
 from rethinker.serve.openai_api import ChatRequest, parse_chat_request
 
 MAX_TRIGGER_CHARS = 200
@@ -24,9 +25,10 @@ class RethinkRequest:
     prefix: str
 
 
-def parse_rethink_request(body: Any, config: ServeConfig) -> RethinkRequest:
-    """Validate `/api/rethink`: the chat fields, `response` (the first answer), `trigger`, and `cut`."""
-    chat = parse_chat_request(body, config)
+def parse_rethink_request(body: Any, config: ServeConfig, budget: PixelBudget | None = None) -> RethinkRequest:
+    """Validate `/api/rethink`: `response` (the first answer), `trigger` and `cut`, then the chat fields and images."""
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
     response, trigger, cut = body.get("response"), body.get("trigger", BARE_WAIT), body.get("cut", False)
     if not isinstance(response, str) or not response.strip():
         raise bad_request("'response' must be the non-empty first response to rethink")
@@ -36,6 +38,7 @@ def parse_rethink_request(body: Any, config: ServeConfig) -> RethinkRequest:
         raise bad_request(f"'trigger' must be a non-blank string of at most {MAX_TRIGGER_CHARS} characters")
     if not isinstance(cut, bool):
         raise bad_request("'cut' must be true or false")
+    chat = parse_chat_request(body, config, budget)
     return RethinkRequest(chat, response, trigger, build_rethink_prefix(response, trigger, cut))
 
 

@@ -174,6 +174,9 @@ async function streamJson(url, body, onChunk) {
   }
 }
 
+// The page wraps the question in its chosen template itself, so it asks the server not to wrap it again.
+const AS_WRITTEN = { template: "plain" };
+
 function samplingSettings() {
   return {
     temperature: Number($("temperature").value),
@@ -215,11 +218,11 @@ async function send() {
   setBusy(true);
   let text = "";
   try {
-    await streamJson("/v1/chat/completions", { messages: state.messages, stream: true, ...samplingSettings() },
-      (chunk) => {
-        for (const choice of chunk.choices) text += choice.delta.content || "";
-        showResponse(text, $("thinking"), $("answer"));
-      });
+    const body = { messages: state.messages, stream: true, ...AS_WRITTEN, ...samplingSettings() };
+    await streamJson("/v1/chat/completions", body, (chunk) => {
+      for (const choice of chunk.choices) text += choice.delta.content || "";
+      showResponse(text, $("thinking"), $("answer"));
+    });
     state.response = text;
     if (!text) showError("The model returned an empty answer.");
   } catch (error) {
@@ -257,7 +260,7 @@ async function rethink() {
   try {
     const body = {
       messages: state.messages, response: state.response, trigger, cut: $("cut").checked, stream: true,
-      ...samplingSettings(),
+      ...AS_WRITTEN, ...samplingSettings(),
     };
     await streamJson("/api/rethink", body, (chunk) => {
       for (const choice of chunk.choices) {
