@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.data.schema import Example, ImageSource
-from rethinker.eval.benchmarks._text import chosen_option, final_list, final_number, nearest_choice, strip_think
+from rethinker.eval.benchmarks._reading import chosen_option, final_number
+from rethinker.eval.benchmarks._text import final_list, nearest_choice, strip_think
 from rethinker.eval.benchmarks.base import ScoredSample
 
 NAME = "mathvista"
@@ -255,19 +256,20 @@ def extract_answer(response: str, example: Example) -> tuple[str, str]:
     if not text.strip():
         return "", "empty"
     if example.metadata["question_type"] == "multi_choice":
-        return chosen_option(text, example.choices)
+        return chosen_option(text, example.choices, example.question)
     if example.metadata["answer_type"] == "list":
         return final_list(text)
-    return final_number(text)
+    return final_number(text, example.question)
 
 
 # ---------------------------------------------------------------- scoring and aggregation
 
 
 def score(response: str, example: Example) -> ScoredSample:
-    """Score one raw response: rule-based extraction, then the official normalisation and exact comparison."""
+    """Score one raw response: rule-based extraction, then the official normalisation and exact comparison (no answer
+    read is wrong, never the nearest choice)."""
     extracted, rule = extract_answer(response, example)
-    prediction = normalize_for(extracted, example)
+    prediction = normalize_for(extracted, example) if extracted else None
     correct = prediction is not None and prediction == example.answer
     return ScoredSample(
         id=example.id,
