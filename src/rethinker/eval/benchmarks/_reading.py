@@ -180,20 +180,34 @@ def read_choice(candidate: str, choices: Sequence[str]) -> str | None:
     return closing.group(1) if closing is not None and closing.group(1) in letters else None
 
 
-def _line_letter(text: str, letters: Sequence[str]) -> str | None:
-    """The letter that lines start with ("B) ...", "(B) ..."), when exactly one letter does (not a restated list)."""
-    found = set()
-    for line in text.splitlines():
+def _letter_lines(text: str, letters: Sequence[str]) -> dict[int, str]:
+    """The lines that start with an option letter ("B) ...", "(B) ..."), by line number, with their letter."""
+    found = {}
+    for number, line in enumerate(text.splitlines()):
         match = LINE_LETTER.match(line)
         if match is not None and (match.group(1) or match.group(2)) in letters:
-            found.add(match.group(1) or match.group(2))
+            found[number] = match.group(1) or match.group(2)
+    return found
+
+
+def _line_letter(text: str, letters: Sequence[str]) -> str | None:
+    """The letter that lines start with, when exactly one letter does (several are a restated list)."""
+    found = set(_letter_lines(text, letters).values())
     return found.pop() if len(found) == 1 else None
+
+
+def without_listed_options(text: str, letters: Sequence[str]) -> str:
+    """The text without the lines of a restated list of options (lines starting with several different letters)."""
+    listed = _letter_lines(text, letters)
+    if len(set(listed.values())) < RESTATED_LETTERS:
+        return text
+    return "\n".join(line for number, line in enumerate(text.splitlines()) if number not in listed)
 
 
 def _named_letter(text: str, letters: Sequence[str]) -> str | None:
     """The last letter named as "(B)", "option B" or "choice B", skipping lines that restate several options."""
     named = None
-    for line in text.splitlines():
+    for line in without_listed_options(text, letters).splitlines():
         found = [first or second.upper() for first, second in OPTION_LETTER.findall(line)]
         if len(set(found)) >= RESTATED_LETTERS:
             continue
@@ -261,7 +275,7 @@ def chosen_option(text: str, choices: Sequence[str], question: str = "") -> tupl
         letter = finder(stripped, letters)
         if letter is not None:
             return letter, rule
-    for sentence in _closing_sentences(stripped):
+    for sentence in _closing_sentences(without_listed_options(stripped, letters)):
         if is_refusal(sentence):
             return "", "refusal"
         found = read_choice(clean_candidate(sentence), choices)
