@@ -70,6 +70,12 @@ def test_chosen_option_reads_the_stated_choice(response: str, choices: tuple[str
         # a restated list of options picks none of them
         ("Hmm.\nThe answer is:\n(A) 3\n(B) 5\n(C) 7", NUMBERS, "none"),
         ("Choose the correct option letter: (A) 3 (B) 5 (C) 7 (D) 9", NUMBERS, "none"),
+        # a choice's own words in a negated sentence do not pick it
+        (
+            "Hawks do not eat the snakes, so the snakes would not decrease.",
+            ("Snakes will decrease", "Hawks will starve"),
+            "none",
+        ),
         # two choices named with nothing to tell them apart
         ("It could increase or decrease depending on the season.", TREND, "none"),
     ],
@@ -118,6 +124,13 @@ def test_a_yes_no_question_answered_by_a_statement_reads_its_meaning(
             "The sides are 3, 4 and 5, so the perimeter is 3 + 4 + 5 = 12.",
             "12",
             "conclusion_number",
+        ),
+        # the first bold number is the stated answer; later bold numbers elaborate
+        (
+            "What is the maximum rating?",
+            "The maximum is **70**, in **2009**. Others range from **20** to **60**.",
+            "70",
+            "bold_number",
         ),
         # number words
         ("How many bars have values below 0?", "There are two bars with values below 0.", "2", "final_statement"),

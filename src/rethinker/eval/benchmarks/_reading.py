@@ -51,7 +51,7 @@ COMPARISON = re.compile(
 DIRECTIONS = {"more": 1, "greater": 1, "larger": 1, "bigger": 1, "higher": 1}
 DIRECTIONS |= {"fewer": -1, "less": -1, "smaller": -1, "lower": -1}
 COMPARED_NOISE = frozenset({"numbe", "there"})
-CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so|in total|altogether|overall|finally)\b|所以|因此|故", re.I)
+CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so|in total|altogether|finally)\b|所以|因此|故", re.I)
 COMMITTED_NUMBER = re.compile(
     r"(?:\b(?:is|are|was|were|be|equals?(?:\s+to)?|gives|get|makes)\b|[=≈：为是]|:(?=\s))\s*"
     r"(?:about\s+|approximately\s+|around\s+|roughly\s+|only\s+)?[*$\\(]{0,3}\s*([-−]?\d[\d,]*(?:\.\d+)?)",
@@ -149,18 +149,20 @@ def _stems(text: str) -> set[str]:
 
 
 def distinguished_choice(sentence: str, choices: Sequence[str]) -> str | None:
-    """The one choice whose own words (those no other choice has) a sentence uses, when it uses no other choice's.
+    """The one choice whose own words (those no other choice has) an affirmative sentence mostly uses, else None.
 
     "The population would decrease" names "Adult spider population would decrease" among choices that differ only in
     "decrease", "increase", "double", "remain the same"; "July" names "July and August" beside "March and April".
     """
+    if NEGATION.search(sentence):
+        return None
     stems = [_stems(choice) for choice in choices]
     said = _stems(sentence)
     named = []
     for index, own in enumerate(stems):
         others = set().union(*(other for position, other in enumerate(stems) if position != index))
         distinct = own - others
-        if distinct & said:
+        if distinct and 2 * len(distinct & said) >= len(distinct):
             named.append(choices[index])
     return named[0] if len(named) == 1 else None
 
@@ -342,7 +344,7 @@ def final_number(text: str, question: str = "") -> tuple[str, str]:
                 return number, "conclusion_number"
     bold = [number for piece in BOLD.findall(prose) for number in numbers_in(with_digits(piece))]
     if bold:
-        return bold[-1], "bold_number"
+        return bold[0], "bold_number"
     for sentence in reversed(parts):
         number = committed_number(sentence, question)
         if number is not None:
