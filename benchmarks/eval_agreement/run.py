@@ -62,6 +62,7 @@ def measure(path: Path) -> dict[str, Any]:
     examples = mathvista.load(path)
     counts: Counter[str] = Counter()
     kinds: dict[str, list[str]] = defaultdict(list)
+    rules: Counter[str] = Counter()
     started = time.perf_counter()
     for example in examples:
         item = output[example.id]
@@ -79,13 +80,19 @@ def measure(path: Path) -> dict[str, Any]:
             continue
         counts["scored"] += 1
         counts["agree"] += agrees
+        rules[sample.rule] += 1
         if not agrees:
             tail = " ".join(response.split())[-EXCERPT_CHARS:]
             kinds[disagreement_kind(item, sample)].append(
                 f"{example.id}: rules {sample.extracted!r}, official {item['extraction']!r}: ...{tail}"
             )
     elapsed = time.perf_counter() - started
-    return {"counts": dict(counts), "seconds": round(elapsed, 2), "disagreements": dict(kinds)}
+    return {
+        "counts": dict(counts),
+        "rules": dict(rules.most_common()),
+        "seconds": round(elapsed, 2),
+        "disagreements": dict(kinds),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "agree; "
             f"empty responses {counts.get('empty_agree', 0)}/{counts.get('empty', 0)} agree; {result['seconds']} s"
         )
+        print("  rules: " + ", ".join(f"{rule} {count}" for rule, count in result["rules"].items()))
         for kind, items in sorted(result["disagreements"].items(), key=lambda pair: -len(pair[1])):
             print(f"  {len(items):3d}  {kind}")
             for line in items[: args.examples]:

@@ -1,8 +1,9 @@
-"""Text helpers shared by benchmark scorers: edit distance, nearest choice, and rule-based answer extraction.
+"""Text helpers shared by benchmark scorers: edit distance, nearest choice, and explicit final-answer statements.
 
-Extraction looks for explicit final-answer statements first (`\\boxed{}`, `<answer>` tags, "the answer is" phrases),
-then for weaker signals (option letters, concluding sentences, bold text, the last number). Every function returns the
-rule that fired so evaluation records can say how each answer was found. Callers bound the input size.
+Explicit statements are `\\boxed{}`, `<answer>` tags and answer markers ("the answer is", "answer:", "答案是", "故选",
+with the next line when the marker ends its line); `_reading` builds the weaker signals (option lines, closing
+sentences, committed numbers) on top. Every function returns the rule that fired so evaluation records can say how each
+answer was found. Callers bound the input size.
 """
 
 from __future__ import annotations

@@ -23,10 +23,12 @@ from rethinker.eval.benchmarks.base import ScoredSample
 
 NAME = "mathvista"
 EXTRACTION_NOTE = (
-    "MathVista's official pipeline extracts the answer with a GPT judge; this scorer extracts it with rules "
-    "(boxed, <answer> tags, 'the answer is' phrases, option letters, choice texts, final numbers) and then applies "
-    "the official normalisation and comparison. Rescoring the official Bard responses to testmini, it agrees with the "
-    "official GPT-based verdict on 989 of 1000 items (98.9%)."
+    "MathVista's official pipeline extracts the answer with a GPT judge; this scorer reads it with rules (boxed, "
+    "<answer> tags, English and Chinese answer markers and the line after them, option-letter lines, a choice's text "
+    "or value in the closing sentences, yes/no statements, committed numbers and number words) and then applies the "
+    "official normalisation and comparison; a response that names no choice or refuses is wrong, never matched to the "
+    "nearest choice. On the published testmini outputs of Bard, Claude and LLaVA-LLaMA-2-13B it agrees with the "
+    "official GPT-based verdicts on 98.3%, 99.4% and 97.2% of non-empty responses (benchmarks/eval_agreement)."
 )
 
 MAX_RESPONSE_CHARS = 20_000
