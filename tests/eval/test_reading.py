@@ -180,3 +180,24 @@ def test_reading_long_and_hostile_responses_stays_fast() -> None:
         chosen_option(response, YES_NO, "Are there more rabbits than foxes?")
         final_number(response, "How many foxes are there, given 12?")
     assert time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    ("response", "score", "rule"),
+    [
+        ("D) 140°\n\nSince DE is parallel to BC, angle CED is the supplement of angle C.", 1.0, "letter_line"),
+        ("Angle C is 40°, and DE is parallel to BC.\n\nSo angle CED measures 140°.", 1.0, "closing_sentence"),
+        ("The angle CED is option (B) here, as the figure shows.", 0.0, "option_letter"),
+        ("I cannot determine the angle from this figure.", 0.0, "last_paragraph"),
+    ],
+)
+def test_mathverse_reads_the_option_a_closing_paragraph_picks(response: str, score: float, rule: str) -> None:
+    example = Example(
+        id="1",
+        question="Find angle CED.\nChoices:\nA:40°\nB:60°\nC:120°\nD:140°",
+        answer="D",
+        choices=("40°", "60°", "120°", "140°"),
+        metadata={"question_type": "multi-choice"},
+    )
+    sample = MathVerseBenchmark().score(response, example)
+    assert (sample.score, sample.rule) == (score, rule)

@@ -293,6 +293,14 @@ def chosen_option(text: str, choices: Sequence[str], question: str = "") -> tupl
     return "", "none"
 
 
+def chosen_letter(text: str, choices: Sequence[str], question: str = "") -> tuple[str, str] | None:
+    """The letter of the option a response picks (by `chosen_option`) and the rule, or None when it picks none."""
+    picked, rule = chosen_option(text, choices, question)
+    if not picked:
+        return None
+    return (option_letters(len(choices))[list(choices).index(picked)] if picked in choices else picked), rule
+
+
 # ---------------------------------------------------------------- numbers
 
 
