@@ -20,7 +20,12 @@ from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.mathvision import BENCHMARK, LATEX_NUMBERS, aggregate, score
 from rethinker.eval.benchmarks.mathvision_compare import answers_match, tuple_form
 from rethinker.eval.benchmarks.mathvision_data import OFFICIAL_INSTRUCTION, place_image
-from rethinker.eval.benchmarks.mathvision_extract import box_content, clean_math_answer, extract_answer
+from rethinker.eval.benchmarks.mathvision_extract import (
+    box_content,
+    clean_math_answer,
+    extract_answer,
+    leading_expression,
+)
 from rethinker.eval.benchmarks.mathvision_numeric import BoundedLatexNumbers, latex_number
 from rethinker.eval.rescore import oracle_responses, run_score, score_all
 from rethinker.models.prompts import build_messages
@@ -203,6 +208,34 @@ def write_images(folder: Path, names: list[str]) -> None:
 
 def fixture_rows() -> list[dict]:
     return [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "extracted"),
+    [
+        # text glued on after the boxed answer: the greedy box capture runs to the last "}" of the response
+        (
+            "So $\\boxed{\\frac{5}{12}}$. The answer is: $\\frac{5}{12}$",
+            "\\frac{5}{12}",
+            "\\frac{5}{12}}.theansweris:\\frac{5}{12",
+        ),
+        ("Hence $\\boxed{\\text{9}}$", "9", "{9}"),
+        ("Hence $\\boxed{\\mbox{(1,2)}}$", "(1,2)", "{(1,2)}"),
+    ],
+)
+def test_an_answer_is_read_by_its_leading_well_formed_expression(response: str, gold: str, extracted: str) -> None:
+    sample = score(response, example(gold))
+    assert sample.extracted == extracted
+    assert sample.score == 1.0 and sample.details["matched_by"] == "leading_expression"
+
+
+def test_leading_expression_cuts_unmatched_braces_and_unwraps_few_times_quickly() -> None:
+    assert leading_expression("\\frac{7}{32}}.theansweris:\\frac{7}{32") == "\\frac{7}{32}"
+    assert leading_expression("{{4}}") == "4" and leading_expression("{1}{2}") == "{1}{2}"
+    assert score("\\boxed{\\text{5}}", example("4")).score == 0.0
+    started = time.perf_counter()
+    assert leading_expression("{" * 50_000 + "}" * 50_000) == "{" * 49_997 + "}" * 49_997
+    assert time.perf_counter() - started < 1.0
 
 
 def test_place_image_keeps_one_slot_and_labels_the_other_panels() -> None:

@@ -17,10 +17,10 @@ import pytest
 from PIL import Image
 
 from rethinker.eval.benchmarks import mathvista
+from rethinker.eval.benchmarks._reading import final_number
 from rethinker.eval.benchmarks._text import (
     edit_distance,
     final_list,
-    final_number,
     fraction_value,
     last_boxed,
     nearest_choice,
@@ -75,7 +75,7 @@ def test_boxed_think_fraction_and_list_helpers() -> None:
     assert fraction_value("-1/4") == "-0.25"
     assert fraction_value("1/0") is None
     assert final_number(r"So $x = \boxed{\dfrac{1}{2}}$.") == ("0.5", "boxed")
-    assert final_number("It costs $1,250 in total.") == ("1250", "last_number")
+    assert final_number("It costs $1,250 in total.") == ("1250", "final_statement")
     assert final_list("The peak is between [2007,2008].") == ("[2007, 2008]", "bracket_list")
 
 

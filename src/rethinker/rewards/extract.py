@@ -3,7 +3,8 @@
 Rules, tried in order on the text after the reasoning block (only its last `MAX_TAIL_CHARS` characters are read):
 `boxed` (last brace-balanced `\\boxed{...}` or `\\fbox{...}`), `answer_tag` (last `<answer>...</answer>`), `answer_line`
 (last `Answer: ...` line), `answer_phrase` ("the answer is ..."), `choice_letter` (a last line that is an option letter
-such as `B`, `(B)` or `B. 12`). `none` when nothing is found. Every regex here is linear: no nested quantifiers.
+such as `B`, `(B)`, `B. 12` or `\\textbf{B}`). `none` when nothing is found. Every regex here is linear: no nested
+quantifiers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ _MATH_DELIMITERS = re.compile(r"\\[(\[](.*)\\[)\]]", re.DOTALL)
 _SENTENCE_END = re.compile(r"\.\s")
 _WAIT = re.compile(r"\bwait\b", re.IGNORECASE)
 _EDGE_JUNK = " \t\r\n$*_`"
+_TEXT_WRAPPER = re.compile(
+    r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mathit|mbox|boldsymbol)\s*\{(.*)\}", re.DOTALL
+)
+MAX_UNWRAPPED = 3
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,26 @@ def clean_answer(text: str) -> str:
         stripped = stripped[:-1].rstrip(_EDGE_JUNK)
     delimited = _MATH_DELIMITERS.fullmatch(stripped)
     return delimited.group(1).strip() if delimited else stripped
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def unwrap_text(answer: str) -> str:
+    """An answer without the LaTeX text or font commands wrapping all of it (`\\text{B}`, `\\textbf{\\mathrm{B}}`)."""
+    answer = answer.strip(_EDGE_JUNK)
+    for _ in range(MAX_UNWRAPPED):
+        match = _TEXT_WRAPPER.fullmatch(answer)
+        if match is None or not _balanced(match.group(1)):
+            break
+        answer = match.group(1).strip(_EDGE_JUNK)
+    return answer
 
 
 def boxed_spans(text: str) -> list[BoxedSpan]:
@@ -164,7 +189,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _from_choice_letter(region: str) -> str | None:
-    lines = [line.strip(_EDGE_JUNK) for line in region.splitlines() if line.strip(_EDGE_JUNK)]
+    lines = [unwrap_text(line) for line in region.splitlines() if line.strip(_EDGE_JUNK)]
     match = _CHOICE_LINE.fullmatch(lines[-1]) if lines else None
     return None if match is None else match.group(1) or match.group(2)
 

@@ -25,6 +25,7 @@ MIN_COPY_CHARS = 12
 _EMPTY = re.compile(r"[\s$.,;:!?*_`'\"()\[\]{}\\-]*")
 _OR_WORD = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 _LETTER_LIST = re.compile(r"(?:^|[\s(])[A-K]\)?\s*(?:,|/|&|\bor\b|\band\b)\s*\(?[A-K](?:$|[\s.:),])", re.IGNORECASE)
+_FONT_COMMAND = re.compile(r"\\(?:text|textbf|textrm|textit|mathrm|mathbf|mathit|mbox|boldsymbol)\b")
 _PART_SEPARATOR = re.compile(r"[,;]|\bor\b|\band\b")
 
 
@@ -47,10 +48,12 @@ def has_several_parts(gold: str) -> bool:
 
 
 def is_hedge(answer: str, gold: str) -> bool:
-    """True when `answer` offers several options ("A or B", "either 2 or 3", "A, C") for a single-valued gold."""
+    """True when `answer` offers several options ("A or B", "either 2 or 3", "A, C", "\\text{A}, \\text{C}") for a
+    single-valued gold."""
     if has_several_parts(gold):
         return False
-    return _OR_WORD.search(answer) is not None or _LETTER_LIST.search(answer) is not None
+    plain = _FONT_COMMAND.sub(" ", answer).replace("{", " ").replace("}", " ")
+    return _OR_WORD.search(plain) is not None or _LETTER_LIST.search(plain) is not None
 
 
 def has_several_boxed(response: str, gold: str) -> bool:

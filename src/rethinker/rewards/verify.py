@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from rethinker.rewards.extract import boxed_answers, clean_answer
+from rethinker.rewards.extract import boxed_answers, clean_answer, unwrap_text
 
 DEFAULT_MAX_CHARS = 1_000
 MAX_NESTING = 10
@@ -49,7 +49,6 @@ _POWER_TOWER = re.compile(r"\^\s*(?:\{\s*)?[\d.]+\s*(?:\}\s*)?\^")
 _BIG_EXPONENT = re.compile(r"\^\s*(?:\{\s*)?\d{5,}")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 _WORDS = re.compile(r"[^\W\d_]+(?:[\s'-]+[^\W\d_]+)*")
-_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\\mathrm|\\textbf|\\text|\\mbox|[\s$]")
 
 
@@ -63,9 +62,7 @@ def prepare(answer: str) -> str:
     """An answer ready to compare: `<answer>` tags and a prefix stripped; several boxed answers joined into a set."""
     text = answer.replace("<answer>", " ").replace("</answer>", " ")
     boxed = boxed_answers(text)
-    cleaned = clean_answer(", ".join(boxed) if boxed else text)
-    wrapped = _TEXT_WRAPPER.fullmatch(cleaned)
-    return wrapped.group(1).strip() if wrapped else cleaned
+    return unwrap_text(clean_answer(", ".join(boxed) if boxed else text))
 
 
 def gold_letter(gold: str) -> str | None:
@@ -75,8 +72,9 @@ def gold_letter(gold: str) -> str | None:
 
 
 def leading_letter(pred: str) -> str | None:
-    """The option letter `pred` starts with as a token (`B`, `(B)`, `B. 12`), or None; a hedge `A or B` is None."""
-    text = pred.strip()
+    """The option letter `pred` starts with as a token (`B`, `(B)`, `B. 12`, `\\text{B}`), or None; a hedge `A or B`
+    is None."""
+    text = unwrap_text(pred)
     match = _LETTER_TOKEN.match(text)
     if match is None or _SECOND_OPTION.match(text, match.end()):
         return None

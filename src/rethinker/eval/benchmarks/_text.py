@@ -1,8 +1,9 @@
-"""Text helpers shared by benchmark scorers: edit distance, nearest choice, and rule-based answer extraction.
+"""Text helpers shared by benchmark scorers: edit distance, nearest choice, and explicit final-answer statements.
 
-Extraction looks for explicit final-answer statements first (`\\boxed{}`, `<answer>` tags, "the answer is" phrases),
-then for weaker signals (option letters, concluding sentences, bold text, the last number). Every function returns the
-rule that fired so evaluation records can say how each answer was found. Callers bound the input size.
+Explicit statements are `\\boxed{}`, `<answer>` tags and answer markers ("the answer is", "answer:", "答案是", "故选",
+with the next line when the marker ends its line); `_reading` builds the weaker signals (option lines, closing
+sentences, committed numbers) on top. Every function returns the rule that fired so evaluation records can say how each
+answer was found. Callers bound the input size.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?!\
 DECIMAL = r"(\d+(?:\.\d+)?)"
 FRACTION = re.compile(rf"^(-?)\\?d?t?frac\{{{DECIMAL}\}}\{{{DECIMAL}\}}$|^(-?){DECIMAL}\s*/\s*{DECIMAL}$")
 ANSWER_PHRASE = re.compile(
-    r"(?:answer|option|choice)\s*(?:is|would be|should be|will be|=|:)\s*:?\s*(.+)", re.IGNORECASE
+    r"(?:answer|option|choice)(?:\s+letter)?\s*(?:is|would be|should be|will be|=|:|：)\s*[:：]?(.*)"
+    r"|答案\s*(?:是|为|應為|应为|[:：])\s*[:：]?(.*)"
+    r"|选(?:项|择)?\s*[:：]?\s*(\(?[A-H]\)?(?![A-Za-z]).*)",
+    re.IGNORECASE,
 )
-LEADING_LETTER = re.compile(r"^[\W_]*(?:\(([A-Z])\)|([A-Z])(?=$|[.,:;)]))")
-OPTION_LETTER = re.compile(r"\(([A-Z])\)|\b(?:option|choice)\s+\(?([A-Z])\b")
-BOLD = re.compile(r"\*\*(.+?)\*\*")
-CONCLUSION = re.compile(r"\b(?:therefore|thus|hence|so)\b(?:[^.\n]|\.(?=\d))*", re.IGNORECASE)
-CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-TABLE_LINE = re.compile(r"^.*\|.*$", re.MULTILINE)
+LISTED_OPTION = re.compile(r"\s*\(?[A-H][).:]")
 BRACKET_LIST = re.compile(r"\[[^\[\]]{0,200}\]")
 DEGREES = re.compile(r"\s*\^\s*\{?\s*\\circ\s*\}?")
 TEXT_WRAPPER = re.compile(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}")
@@ -83,12 +82,20 @@ def answer_tag(text: str) -> str | None:
 
 
 def answer_phrase(text: str) -> str | None:
-    """What follows the last 'the answer is' / 'answer:' / 'the correct option is' phrase, up to the end of its line."""
+    """What follows the last answer marker ('the answer is', 'answer:', 'the correct option is', '答案是', '故选'), up
+    to the end of its line; a marker that ends its line ("The answer is:") is followed by the next non-empty line,
+    unless the lines that follow list the options."""
     found = None
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
         match = ANSWER_PHRASE.search(line)
-        if match:
-            found = match.group(1)
+        if match is None:
+            continue
+        found = next(group for group in match.groups() if group is not None)
+        if not clean_candidate(found):
+            following = [rest for rest in lines[index + 1 : index + 4] if rest.strip()][:2]
+            listed = len(following) == 2 and all(LISTED_OPTION.match(rest) for rest in following)
+            found = following[0] if following and not listed else found
     return found
 
 
@@ -128,36 +135,6 @@ def fraction_value(text: str) -> str | None:
     return str((-1 if sign else 1) * float(numerator) / float(denominator))
 
 
-def read_number(candidate: str) -> str | None:
-    """The number an answer statement gives: its fraction value, else its first number, else None."""
-    value = fraction_value(candidate)
-    if value is not None:
-        return value
-    found = numbers_in(candidate)
-    return found[0] if found else None
-
-
-def final_number(text: str) -> tuple[str, str]:
-    """The final numeric answer of a response and the rule that found it; an empty string when it has no number."""
-    for candidate, rule in explicit_answers(text):
-        number = read_number(candidate)
-        if number is not None:
-            return number, rule
-    prose = TABLE_LINE.sub("", CODE_BLOCK.sub("", text))
-    for sentence in reversed(CONCLUSION.findall(prose)):
-        found = [number for bold in BOLD.findall(sentence) for number in numbers_in(bold)] or numbers_in(sentence)
-        if found:
-            return found[-1], "conclusion_number"
-    for bold in BOLD.findall(prose):
-        found = numbers_in(bold)
-        if found:
-            return found[0], "bold_number"
-    found = numbers_in(prose) or numbers_in(text)
-    if found:
-        return found[-1], "last_number"
-    return "", "none"
-
-
 def final_list(text: str) -> tuple[str, str]:
     """The last bracketed list of the boxed answer or else the response, written as `[a, b]`, and the rule used."""
     for source, rule in ((last_boxed(text) or "", "boxed"), (text, "bracket_list")):
@@ -166,35 +143,3 @@ def final_list(text: str) -> tuple[str, str]:
             items = [item.strip() for item in found[-1][1:-1].split(",")]
             return "[" + ", ".join(items) + "]", rule
     return "", "none"
-
-
-def read_choice(candidate: str, choices: Sequence[str]) -> str:
-    """The option letter a candidate starts with, else the choice it equals or names, else the candidate itself."""
-    letters = [chr(ord("A") + index) for index in range(len(choices))]
-    leading = LEADING_LETTER.match(candidate)
-    if leading is not None and (leading.group(1) or leading.group(2)) in letters:
-        return leading.group(1) or leading.group(2)
-    lowered = candidate.lower()
-    for choice in choices:
-        if choice.lower() == lowered:
-            return choice
-    for choice in sorted(choices, key=len, reverse=True):
-        if choice and re.search(rf"(?<![\w.]){re.escape(choice.lower())}(?![\w.])", lowered):
-            return choice
-    return candidate
-
-
-def chosen_option(text: str, choices: Sequence[str]) -> tuple[str, str]:
-    """The option a response picks (a letter, a choice text, or its closing words) and the rule that found it."""
-    stripped = text.strip()
-    if not stripped:
-        return "", "empty"
-    if stripped in choices:
-        return stripped, "whole_response"
-    for candidate, rule in explicit_answers(text):
-        return read_choice(candidate, choices), rule
-    letters = [first or second for first, second in OPTION_LETTER.findall(text)]
-    valid = [letter for letter in letters if ord(letter) - ord("A") < len(choices)]
-    if valid:
-        return valid[-1], "option_letter"
-    return read_choice(clean_candidate(stripped.splitlines()[-1]), choices), "last_line"

@@ -24,6 +24,7 @@ from rethinker.eval.benchmarks._answer import (
     parse_number,
 )
 from rethinker.eval.benchmarks._choice import answer_letters, leading_letter
+from rethinker.eval.benchmarks._reading import chosen_letter
 from rethinker.eval.benchmarks._source import SourceRow, image_source, read_rows
 from rethinker.eval.benchmarks._tally import accuracy, accuracy_by, pair_up, rule_counts
 from rethinker.eval.benchmarks._text import clean_candidate
@@ -33,6 +34,8 @@ from rethinker.models.prompts import resolve_template
 MULTIPLE_CHOICE = "multi-choice"
 TEXT_ONLY = "Text Only"
 QUERIES = ("query_cot", "query_wo")
+PROSE_RULES = ("last_paragraph", "last_line")
+"""Rules that took the answer from closing prose, where the option a response picks is read as a person would."""
 LETTERS = tuple("ABCDEFGH")
 _CHOICE_LINE = re.compile(r"^\s*\(?([A-H])\)?\s*[:：.]\s*(.+?)\s*$", re.MULTILINE)
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|°|掳|\bdegrees?\b")
@@ -118,8 +121,10 @@ class MathVerseBenchmark:
     NAME = "mathverse"
     EXTRACTION_NOTE = (
         "Rule-based replacement of the official two-step GPT judge (extract, then judge consistency). After dropping "
-        "any <think> block, the answer is the last \\boxed{}, <answer> tags, or an 'answer is' / 'Answer:' phrase, "
-        "else the last paragraph (its last line when long). Multiple choice with letter gold: the named letters must "
+        "any <think> block, the answer is the last \\boxed{}, <answer> tags, or an 'answer is' / 'Answer:' / '答案' "
+        "phrase (or the line after one that ends its line), else, for multiple choice, the option the response picks "
+        "(a 'B) ...' line, 'option B', a choice's text or value in the closing sentences), else the last paragraph "
+        "(its last line when long). Multiple choice with letter gold: the named letters must "
         "equal the gold letters (the text of the gold option also counts). Free form (and non-letter gold): equal "
         "after removing $, a word-only left side ('Area ='), units and degree marks; or equal numbers (rounded to the "
         "gold's decimals when it has some); or equal expressions by math-verify. Units are not converted."
@@ -176,6 +181,9 @@ class MathVerseBenchmark:
             return ScoredSample(example.id, response, None, "no_answer", 0.0)
         answer, rule = found
         verdict = None
+        if example.metadata.get("question_type") == MULTIPLE_CHOICE and rule in PROSE_RULES and example.choices:
+            if answer_letters(answer, LETTERS) is None and leading_letter(answer, LETTERS) is None:
+                answer, rule = chosen_letter(final_text(response), example.choices, example.question) or found
         if example.metadata.get("question_type") == MULTIPLE_CHOICE:
             verdict = choice_match(example.answer, answer, example.choices)
         if verdict is None:

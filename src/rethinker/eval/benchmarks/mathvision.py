@@ -20,7 +20,7 @@ from rethinker.eval.benchmarks import mathvision_data
 from rethinker.eval.benchmarks._text import answer_tag, strip_think
 from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.mathvision_compare import answers_match
-from rethinker.eval.benchmarks.mathvision_extract import extract_answer
+from rethinker.eval.benchmarks.mathvision_extract import extract_answer, leading_expression
 from rethinker.eval.benchmarks.mathvision_numeric import BoundedLatexNumbers
 
 NAME = "mathvision"
@@ -50,13 +50,17 @@ def gold_option_text(example: Example) -> str:
 
 
 def _matched_by(answer: str, example: Example) -> str | None:
-    """Which rule accepts `answer`: "official" (gold or gold option text), "cleaned_gold", or None (wrong)."""
+    """Which rule accepts `answer`: "official" (gold or gold option text), "cleaned_gold", "leading_expression" (the
+    well-formed expression the answer starts with, without trailing text or wrapping braces), or None (wrong)."""
     if answers_match(example.answer, answer, LATEX_NUMBERS) or answers_match(
         gold_option_text(example), answer, LATEX_NUMBERS
     ):
         return "official"
     if answer and answer == extract_answer(example.answer).answer:
         return "cleaned_gold"
+    leading = leading_expression(answer)
+    if leading != answer and _matched_by(leading, example) is not None:
+        return "leading_expression"
     return None
 
 

@@ -15,6 +15,7 @@ OPTION_LETTERS = "ABCDE"
 ANSWER_PHRASES = ("the final answer is", "the answer is", "the correct answer is", "the answer should be")
 PHRASE_SPELLINGS = tuple(spelling for phrase in ANSWER_PHRASES for spelling in (phrase, phrase.replace("the", "The")))
 BOX_OPENING = "oxed{"
+MAX_UNWRAPPED_BRACES = 3
 
 CANDIDATE_CLEANUPS = (
     (" ", ""),
@@ -176,6 +177,28 @@ def clean_math_answer(text: str) -> str:
         answer = answer[:close]
     answer = answer.split("=")[-1].split("\\approx")[-1]
     return strip_latex(_replace_all(answer, CANDIDATE_CLEANUPS))
+
+
+def _unmatched_close(text: str) -> int:
+    """The position of the first closing brace with no opening one, else -1."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            return index
+    return -1
+
+
+def leading_expression(text: str) -> str:
+    """The well-formed expression an extraction starts with: cut where a closing brace has no opening one (text glued
+    on after the answer, "\\frac{7}{32}}.theansweris:..."), then without the braces wrapping it all ("{4}")."""
+    cut = _unmatched_close(text)
+    text = text if cut == -1 else text[:cut]
+    for _ in range(MAX_UNWRAPPED_BRACES):
+        if len(text) < 2 or text[0] != "{" or text[-1] != "}" or _unmatched_close(text[1:-1]) != -1:
+            break
+        text = text[1:-1]
+    return text
 
 
 def extract_answer(response: str) -> Extraction:
