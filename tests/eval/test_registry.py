@@ -12,7 +12,7 @@ from rethinker.eval.registry import BENCHMARK_MODULES, UnknownBenchmarkError, be
 
 
 def test_names_are_the_papers_benchmarks() -> None:
-    assert benchmark_names() == ["emma", "mathverse", "mathvision", "mathvista", "mmmu", "mmmu_pro"]
+    assert benchmark_names() == ["emma", "mathverse", "mathvision", "mathvista", "megabench", "mmmu", "mmmu_pro"]
 
 
 @pytest.mark.parametrize("name", sorted(BENCHMARK_MODULES))

@@ -1,0 +1,89 @@
+"""MEGA-Bench's official aggregation: Core / Open-ended / overall and keyword statistics, on hand-made task results
+and, where the public repository's mirror is present, on its published per-task results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rethinker.eval.benchmarks._source import BenchmarkDataError
+from rethinker.eval.benchmarks.megabench.summary import (
+    TaskResult,
+    compare_summaries,
+    keyword_stats,
+    model_summary,
+    official_summary,
+    read_task_results,
+    reproduce_published,
+)
+
+MIRROR = Path("/work/.mirror/TIGER-AI-Lab+MEGA-Bench/repo")
+PUBLISHED = ("Gemini-2.0-1206", "Gemini_2_5_pro_exp_03_25", "Qwen2_VL_7B")
+RESULTS = [
+    TaskResult("count_cars", 0.5, "rule", 1, 10),
+    TaskResult("read_sign", 1.0, "rule", 0, 4),
+    TaskResult("describe", 0.25, "llm", 1, 6),
+    TaskResult("skipped", -1, "rule", 1, 3),
+]
+META = {
+    "count_cars": {"skills": ["Counting", "Perception"], "app": "Perception", "num_input": "1-image"},
+    "read_sign": {"skills": ["OCR"], "app": "Perception", "num_input": "1-image"},
+    "describe": {"skills": ["Perception"], "app": "Language", "num_input": "video"},
+    "skipped": {"skills": ["Counting"], "app": "Perception"},
+}
+
+
+def test_core_and_open_are_macro_means_and_overall_weighs_them_by_task_count() -> None:
+    summary = model_summary(RESULTS[:3])
+    assert summary["core"] == {"num_eval_tasks": 2, "num_eval_samples": 14, "macro_mean_score": 0.75}
+    assert summary["open"] == {"num_eval_tasks": 1, "num_eval_samples": 6, "macro_mean_score": 0.25}
+    assert summary["overall_score"] == pytest.approx((0.75 * 2 + 0.25) / 3)
+    assert model_summary(RESULTS[:2])["overall_score"] is None
+
+
+def test_keyword_stats_count_tasks_samples_with_demo_and_skip_unevaluated_tasks() -> None:
+    stats = keyword_stats(RESULTS, META)
+    assert stats["skills"]["Counting"] == {"count": 1, "num_samples": 11, "average_score": 0.5}
+    assert stats["skills"]["Perception"] == {"count": 2, "num_samples": 18, "average_score": 0.375}
+    assert stats["app"]["Perception"]["count"] == 2 and stats["input_num"]["video"]["num_samples"] == 7
+    assert stats["output_format"] == {}
+
+
+def test_only_tasks_in_the_metadata_count_and_differences_are_listed() -> None:
+    ours = official_summary([*RESULTS[:3], TaskResult("unknown_task", 0.0, "rule", 0, 5)], META)
+    assert ours["model_summary"]["core"]["num_eval_tasks"] == 2
+    keywords = json.loads(json.dumps(ours["keyword_stats"]))
+    published = {"model_summary": {"model_summary": ours["model_summary"]}, "keyword_stats": keywords}
+    assert compare_summaries(ours, published) == []
+    published["keyword_stats"]["skills"]["OCR"]["average_score"] = 0.9
+    assert compare_summaries(ours, published) == ["keyword_stats/skills/OCR/average_score: 1.0 != 0.9"]
+
+
+def test_a_bad_task_results_file_names_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "task_results.json"
+    path.write_text(json.dumps([{"name": "a", "score": 1, "eval_type": "rule", "num_query": 2}, {"name": "b"}]))
+    with pytest.raises(BenchmarkDataError, match="task_results.json entry 1"):
+        read_task_results(path)
+
+
+def _show(path: str, target: Path) -> Path:
+    target.write_bytes(
+        subprocess.run(["git", "-C", str(MIRROR), "show", f"HEAD:{path}"], check=True, capture_output=True).stdout
+    )
+    return target
+
+
+@pytest.mark.parametrize("model", PUBLISHED)
+def test_published_summaries_are_reproduced_from_published_task_results(model: str, tmp_path: Path) -> None:
+    if not MIRROR.exists():
+        pytest.skip(f"the public MEGA-Bench repository mirror is not at {MIRROR}")
+    analysis = f"megabench/results/{model}/analysis"
+    checked, differences = reproduce_published(
+        _show(f"{analysis}/task_results.json", tmp_path / "task_results.json"),
+        _show("megabench/all_task_meta.json", tmp_path / "all_task_meta.json"),
+        _show(f"{analysis}/summary_and_keyword_stats.json", tmp_path / "summary.json"),
+    )
+    assert differences == [] and checked > 100
