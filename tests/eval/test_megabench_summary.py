@@ -18,6 +18,8 @@ from rethinker.eval.benchmarks.megabench.summary import (
     official_summary,
     read_task_results,
     reproduce_published,
+    set_stats,
+    tasks_from_scored_queries,
 )
 
 MIRROR = Path("/work/.mirror/TIGER-AI-Lab+MEGA-Bench/repo")
@@ -87,3 +89,30 @@ def test_published_summaries_are_reproduced_from_published_task_results(model: s
         _show(f"{analysis}/summary_and_keyword_stats.json", tmp_path / "summary.json"),
     )
     assert differences == [] and checked > 100
+
+
+def test_task_scores_from_per_query_scores_count_not_applicable_queries_as_zero(tmp_path: Path) -> None:
+    queries = [{"scores": {"query": 1.0}}, {"scores": {"query": -1}}, {"scores": {"query": 0.5}}]
+    task = {"task_name": "t", "eval_type": "llm", "query_response": queries,
+            "example_info": {"example_text": "", "image_paths": ["demo.png"]}}  # fmt: skip
+    path = tmp_path / "data_with_scores.json"
+    path.write_text(json.dumps({"data": [task]}))
+    assert tasks_from_scored_queries(path) == [TaskResult("t", 0.5, "llm", 1, 3)]
+    path.write_text(json.dumps({"data": [{"task_name": "t"}]}))
+    with pytest.raises(BenchmarkDataError, match="data_with_scores.json task 0"):
+        tasks_from_scored_queries(path)
+
+
+def test_published_per_query_scores_give_the_published_task_scores(tmp_path: Path) -> None:
+    if not MIRROR.exists():
+        pytest.skip(f"the public MEGA-Bench repository mirror is not at {MIRROR}")
+    folder = "megabench/results/SI_results/Grok-2-vision-1212"
+    ours = tasks_from_scored_queries(_show(f"{folder}/data_with_scores_open.json", tmp_path / "scores.json"))
+    published = {result.name: result for result in read_task_results(
+        _show(f"{folder}/analysis/task_results.json", tmp_path / "task_results.json"))}  # fmt: skip
+    assert len(ours) == 42
+    for result in ours:
+        expected = published[result.name]
+        assert (result.eval_type, result.num_demo, result.num_query) == ("llm", expected.num_demo, expected.num_query)
+        assert result.score == pytest.approx(expected.score, abs=1e-12)
+    assert set_stats(ours)["macro_mean_score"] == pytest.approx(0.5369427320775519, abs=1e-12)

@@ -135,6 +135,30 @@ def read_task_results(path: Path) -> list[TaskResult]:
     return results
 
 
+def tasks_from_scored_queries(path: Path) -> list[TaskResult]:
+    """Task results recomputed from an official per-query scores file (`data_with_scores*.json`).
+
+    A task scores the sum of its non-negative query scores over its number of queries (a query scored -1, nothing
+    applicable, counts as 0), as the official evaluator computes `mean_task_score`.
+    """
+    data = _read_json(path)
+    tasks = data.get("data") if isinstance(data, Mapping) else None
+    if not isinstance(tasks, list):
+        raise BenchmarkDataError(f"{path}: expected an object with a 'data' list of tasks")
+    results = []
+    for index, task in enumerate(tasks):
+        try:
+            queries = task["query_response"]
+            scores = [float(query["scores"]["query"]) for query in queries]
+            demo = task["example_info"]
+            num_demo = int(bool(demo["example_text"] or demo["image_paths"]))
+            mean = sum(score for score in scores if score >= 0) / len(scores)
+            results.append(TaskResult(str(task["task_name"]), mean, str(task["eval_type"]), num_demo, len(scores)))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+            raise BenchmarkDataError(f"{path} task {index}: missing or bad field ({error!r})") from error
+    return results
+
+
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, Mapping):
         flat: dict[str, Any] = {}
