@@ -179,12 +179,22 @@ def test_a_judge_hook_scores_the_open_ended_tasks_and_gives_the_overall_score() 
         calls.append((metric, response))
         return 0.5
 
-    examples, scored = fixture_scores(MegaBenchBenchmark(judge=judge))
+    examples, scored = fixture_scores(BENCHMARK.with_judge(judge))
     results = BENCHMARK.aggregate(examples, scored)
     assert calls == [("gpt_4o_as_judge", "A grey square.")]
     assert results["open_ended"]["accuracy"] == 50.0
     assert results["overall"]["accuracy"] == pytest.approx((0.5 + 1.0 + 0.5) / 3 * 100, abs=0.01)
     assert list(results["not_scored"]["tasks"]) == ["toy_code_program"]
+
+
+def test_a_failing_judge_leaves_the_task_not_scored() -> None:
+    def judge(metric: str, example: Any, response: Any, gold: Any) -> float:
+        raise TimeoutError("endpoint down")
+
+    examples, scored = fixture_scores(BENCHMARK.with_judge(judge))
+    results = BENCHMARK.aggregate(examples, scored)
+    assert results["open_ended"] is None
+    assert "the judge failed (TimeoutError: endpoint down)" in results["not_scored"]["tasks"]["toy_caption_open"]
 
 
 def test_unparsable_json_is_scored_on_the_raw_text_and_counted(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ def test_the_last_answer_label_wins_and_think_blocks_are_ignored() -> None:
     assert parse_answer_string("It is red.\n\nAnswer: B") == "B"
     assert parse_answer_string("answer: maybe A... final Answer: C") == "C"
     assert parse_answer_string("**Answer: C**") == "C"
+    assert parse_answer_string("**Answer:** C") == "C" and parse_answer_string("**Answer**: C") == "C"
     assert parse_answer_string("<think>Answer: A</think>Answer: B") == "B"
     assert parse_answer_string("just text") == "just text"
 
@@ -48,6 +49,9 @@ def test_json_objects_are_found_and_decoded_safely() -> None:
     assert parse_json("{'a': 'x', 'b': [1, 2]}") == {"a": "x", "b": [1, 2]}
     assert parse_json('{"a": "{\\"b\\": 1}"}') == {"a": {"b": 1}}
     assert parse_json('Answer: {"a": "}"}') == {"a": "}"}
+    assert parse_json('Answer: {"a": 1}\nNote: {"b": 2}') == {"a": 1}
+    assert parse_json('**Answer:**\n```json\n{"a": 1}\n```') == {"a": 1}
+    assert parse_json("Answer: none\n\nfixed: [1, 2]") == [1, 2]
     assert parse_json("no json here") == {} and parse_json("[broken") == []
     assert parse_json_fields('{"a": "\'x\'"}') == {"a": "x"}
     assert parse_json_fields("[1, 2]") is None

@@ -77,6 +77,10 @@ class MegaBenchBenchmark:
     def __init__(self, judge: Judge | None = None) -> None:
         self.judge = judge
 
+    def with_judge(self, judge: Judge) -> MegaBenchBenchmark:
+        """This benchmark with LLM-judged fields scored by `judge` (the hook for a judge endpoint option)."""
+        return MegaBenchBenchmark(judge=judge)
+
     def load(self, path: Path, limit: int | None = None) -> list[Example]:
         """Read MEGA-Bench task rows (a JSON/JSONL/parquet file, a folder of them, or a `save_to_disk` folder)."""
         return load_examples(Path(path), limit)

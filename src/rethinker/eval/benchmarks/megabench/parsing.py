@@ -28,7 +28,8 @@ class Parser(StrEnum):
 SINGLE_FIELD_PARSERS = {Parser.ANSWER_STRING, Parser.ASCII_ANSWER_STRING, Parser.VERBATIM_ANSWER_STRING}
 _ANSWER_LABEL = re.compile(r"\*\*?Answer:\s*(.*?)\*\*?|\bAnswer:\s*(.*)", re.DOTALL)
 _ANSWER_LABEL_RAW = re.compile(r"\*\*?Answer:(.*?)\*\*?|\bAnswer:(.*)", re.DOTALL)
-_ANSWER_LINE = re.compile(r"^(?:\*\*Answer:|Answer:)\s*(.+)", re.MULTILINE)
+_ANSWER_LINE = re.compile(r"^(?:\*\*Answer:\*\*|\*\*Answer:|Answer:)[ \t]*", re.MULTILINE)
+_BOLD_LABEL = re.compile(r"\*\*Answer(?::\*\*|\*\*:)")
 _CODE_BLOCK = re.compile(r"```\w*\s*\n*(.*?)\s*```", re.DOTALL)
 _CODE_BLOCK_RAW = re.compile(r"```\w*(?:\s*\n+)?(.*?)\s*```", re.DOTALL)
 _CODE_BLOCK_VERBATIM = re.compile(r"```\w*(?:\s*\n+)?(.*?)(?:\n+\s*)?```", re.DOTALL)
@@ -41,9 +42,10 @@ _CLOSERS = {"}": "{", "]": "["}
 def last_answer_content(text: str, raw: bool = False) -> str:
     """The text after the last "Answer:" label (bold or plain; "answer:" counts), else the whole text.
 
+    A fully bold label ("**Answer:** C", "**Answer**: C") reads as a plain one, so the answer after it is kept.
     Plain mode strips the result; `raw` keeps its inner whitespace (ASCII art) and is trimmed by the caller.
     """
-    text = text.replace("answer:", "Answer:")
+    text = _BOLD_LABEL.sub("Answer:", text.replace("answer:", "Answer:"))
     last = text.rfind("Answer:")
     if last != -1:
         text = text[:last].replace("Answer:", "") + text[last:]
@@ -148,22 +150,31 @@ def decode_json(span: str) -> Any:
     return NOT_A_LITERAL if value is NOT_A_LITERAL else _unnest(value)
 
 
-def parse_json(response: str) -> Any:
-    """The last decodable JSON object or list in a response (after an "Answer:" line or in a ```json block).
-
-    When none decodes, an empty list for text starting with "[", else an empty dict.
-    """
-    text = final_text(response).strip()
-    line = _ANSWER_LINE.search(text)
-    if line:
-        text = line.group(1).strip()
+def last_json(text: str) -> Any:
+    """The last decodable JSON value in the text (inside a ```json block when there is one), or `NOT_A_LITERAL`."""
     block = _JSON_BLOCK.search(text)
     if block:
         text = block.group(1)
     decoded = [value for value in map(decode_json, json_spans(text)) if value is not NOT_A_LITERAL]
-    if decoded:
-        return decoded[-1]
-    return [] if text.startswith("[") else {}
+    return decoded[-1] if decoded else NOT_A_LITERAL
+
+
+def parse_json(response: str) -> Any:
+    """The last JSON object or list in a response: on the first "Answer:" line, else after that label, else anywhere.
+
+    When none decodes, an empty list for text starting with "[", else an empty dict.
+    """
+    text = final_text(response).strip()
+    label = _ANSWER_LINE.search(text)
+    places = [text]
+    if label:
+        after = text[label.end() :]
+        places = [after.split("\n", 1)[0], after, text]
+    for place in places:
+        value = last_json(place)
+        if value is not NOT_A_LITERAL:
+            return value
+    return [] if places[0].lstrip().startswith("[") else {}
 
 
 def parse_json_fields(response: str) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """Scoring one MEGA-Bench query: parse the response, score each answer field with its metric, combine the fields.
 
 A field whose metric cannot be scored by rule (an LLM judge, program execution...) makes the whole query "not scored"
-unless a judge hook scores it; such a query is never counted as 0. A metric that fails on odd output scores 0, as
+unless a judge hook scores it (a judge that fails or answers outside [0, 1] leaves it not scored); such a query is
+never counted as 0. A metric that fails on odd output scores 0, as
 officially; the official "unsupported" metric leaves its field out, as officially.
 """
 
@@ -103,7 +104,11 @@ def score_query(response: str, example: Example, judge: Judge | None = None) -> 
         if metric_name == UNSUPPORTED:
             continue
         if metric_name in JUDGE_METRICS and judge is not None:
-            scores[name], error = _run_metric(partial(judge, metric_name, example), predicted, gold)
+            score, error = _run_metric(partial(judge, metric_name, example), predicted, gold)
+            if error is not None or not 0 <= score <= 1:
+                not_scored[name] = f"{metric_name}: the judge failed ({error or f'score {score} outside [0, 1]'})"
+                continue
+            scores[name] = score
         elif metric_name in FIELD_METRICS:
             scores[name], error = _run_metric(FIELD_METRICS[metric_name], predicted, gold)
         elif metric_name in CONTEXT_METRICS:
