@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
-from rethinker.eval.benchmarks.megabench.metrics import boxes, convert, dicts, numbers, sequences, sets, strings
+from rethinker.eval.benchmarks.megabench.metrics import boxes, convert, dicts, latex, numbers, sequences, sets, strings
 from rethinker.eval.benchmarks.megabench.metrics.table import FIELD_METRICS, NOT_SCORED_REASONS, not_scored_reason
 
 
@@ -49,6 +50,22 @@ def test_simplified_near_and_edit_similarity() -> None:
     assert strings.normalized_similarity_damerau_levenshtein("abcd", "abdc") == pytest.approx(0.75)
     assert strings.normalized_similarity_damerau_levenshtein("", "") == 1.0
     assert strings.code_result_exact_str_match("42", "```\n42\n```") == 1.0
+
+
+def test_multiple_references_accept_any_one() -> None:
+    assert strings.multi_ref_phrase("new-york", "['NYC', 'New York']") == 1.0
+    assert strings.multi_ref_phrase("LA", "['NYC', 'New York']") == 0.0
+    assert strings.multi_ref_phrase("北京", "上海，北京") == 1.0
+
+
+def test_latex_expressions_compare_by_value_and_text_with_math_by_both() -> None:
+    assert latex.normalize_latex("α + Δ \\(x\\)") == "\\alpha  + \\Delta  x"
+    assert latex.normalize_latex("\\bar{x} + ȳ") == "\\overline{x} + \\overline{y}"
+    assert latex.latex_expr_equality("\\frac{1}{2}", "0.5") == 1.0
+    assert latex.latex_expr_equality("x + 1", "x + 2") == 0.0
+    assert latex.latex_expr_equality("\\alpha", "α") == 1.0
+    assert latex.text_with_latex_expr_equality("Area: $\\frac{1}{2}$ m", "area: $0.5$ m") == 1.0
+    assert latex.text_with_latex_expr_equality("Area: $\\frac{1}{2}$ km", "area: $0.5$ m") == 0.0
 
 
 def test_edit_similarity_is_bounded_on_runaway_output() -> None:
@@ -108,6 +125,11 @@ def test_box_and_point_metrics() -> None:
     assert boxes.xml_nbbox_iou_single("<box>0, 0, 1, 1</box>", "<box>0, 0, 1, 1</box>") == 1.0
     assert boxes.xml_norm_point_distance("<point>0.3, 0.4</point>", "<point>0, 0</point>") == pytest.approx(0.5)
     assert boxes.xml_norm_point_distance("<point>3, 4</point>", "<point>0, 0</point>") == 0.0
+    assert boxes.sequence_coords_similarity("[[0.1, 0.1], [0.5, 0.5]]", "[[0.1, 0.1], [0.5, 0.5]]") == 1.0
+    assert boxes.sequence_coords_similarity("[[0, 0]]", "[[0.1, 0]]") == pytest.approx(
+        math.exp(-10 * 0.1 / math.sqrt(2))
+    )
+    assert boxes.sequence_coords_similarity("[[0, 0]]", "[[0, 0], [1, 1]]") == 0.0
     context = {"bounding_boxes": ["[0.5, 0.5, 1, 1]", "[0, 0, 0.2, 0.2]"]}
     assert boxes.xml_norm_point_in_bbox("<point>0.1, 0.2</point>", context) == 1.0
     assert boxes.xml_norm_point_in_bbox("<point>0.3, 0.3</point>", context) == 0.0

@@ -13,6 +13,7 @@ from rethinker.eval.benchmarks._answer import MAX_ANSWER_CHARS
 from rethinker.eval.benchmarks._tally import accuracy, pair_up, percent
 from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.benchmarks.megabench.data import load_examples
+from rethinker.eval.benchmarks.megabench.metrics.convert import as_list
 from rethinker.eval.benchmarks.megabench.metrics.table import JUDGE_METRICS
 from rethinker.eval.benchmarks.megabench.parsing import SINGLE_FIELD_PARSERS, Parser
 from rethinker.eval.benchmarks.megabench.scoring import Judge, score_query
@@ -92,12 +93,21 @@ class MegaBenchBenchmark:
         return example.question
 
     def oracle_response(self, example: Example) -> str:
-        """The gold answer written as a model would: "Answer: <gold>" for one-field tasks, else a JSON object."""
+        """The gold answer written as a model would: "Answer: <gold>" for one-field tasks, else a JSON object.
+
+        A multiple-reference field answers with its first reference, as the official ground-truth oracle does.
+        """
         info = example.metadata["metric_info"]
-        answer = example.metadata["answer_fields"]
-        if Parser(info["response_parse_function"]) in SINGLE_FIELD_PARSERS:
-            return f"Answer: {example.answer}"
-        if info["response_parse_function"] == Parser.DUMMY:
+        metrics = info["field_score_function"]
+        answer = {
+            name: as_list(gold)[0] if metrics.get(name) == "multi_ref_phrase" and as_list(gold) else gold
+            for name, gold in example.metadata["answer_fields"].items()
+        }
+        parser = Parser(info["response_parse_function"])
+        if parser in SINGLE_FIELD_PARSERS:
+            (gold,) = [value for name, value in answer.items() if not str(name).startswith("##")]
+            return f"Answer: {gold}"
+        if parser is Parser.DUMMY:
             return example.answer
         return json.dumps(answer, ensure_ascii=False)
 

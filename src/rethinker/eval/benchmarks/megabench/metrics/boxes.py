@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rethinker.eval.benchmarks.megabench.metrics.convert import as_boxes, is_number, xml_boxes, xml_point
+from rethinker.eval.benchmarks.megabench.metrics.convert import as_boxes, is_number, literal, xml_boxes, xml_point
 
 Box = Sequence[float]
 
@@ -86,3 +86,26 @@ def xml_norm_point_in_bbox(response: Any, context: Mapping[str, Any]) -> float:
         return 0.0
     x, y = point
     return float(any(box[0] <= x <= box[2] and box[1] <= y <= box[3] for box in boxes))
+
+
+KEYPOINT_SHARPNESS = 10.0
+
+
+def as_points(value: Any) -> list[tuple[float, float]] | None:
+    """A list of (x, y) points given as text or value; None when any entry is not two finite numbers."""
+    parsed = literal(value) if isinstance(value, str) else value
+    if not isinstance(parsed, list | tuple):
+        return None
+    points = [tuple(point) for point in parsed if isinstance(point, list | tuple)]
+    if len(points) != len(parsed) or not all(len(point) == 2 and all(map(is_number, point)) for point in points):
+        return None
+    return points
+
+
+def sequence_coords_similarity(response: Any, gold: Any) -> float:
+    """Mean over keypoints paired by position of exp(-10 * distance / sqrt(2)); 0 when the counts differ."""
+    predicted, expected = as_points(response), as_points(gold)
+    if predicted is None or expected is None or len(predicted) != len(expected) or not expected:
+        return 0.0
+    distances = [math.dist(point, target) / math.sqrt(2) for point, target in zip(predicted, expected, strict=True)]
+    return sum(math.exp(-KEYPOINT_SHARPNESS * distance) for distance in distances) / len(distances)

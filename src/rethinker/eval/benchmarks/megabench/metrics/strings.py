@@ -8,6 +8,7 @@ from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
 
+from rethinker.eval.benchmarks.megabench.metrics.convert import as_list
 from rethinker.eval.benchmarks.megabench.parsing import code_block
 
 MAX_EDIT_CHARS = 5_000
@@ -86,3 +87,9 @@ def near_str_match(response: Any, gold: Any) -> float:
     if not isinstance(response, str) or not isinstance(gold, str):
         return 0.0
     return edit_similarity(ascii_approximation(response), ascii_approximation(gold), cutoff=NEAR_THRESHOLD)
+
+
+def multi_ref_phrase(response: Any, gold: Any) -> float:
+    """1 when the response matches (`simple_str_match`) any of the gold references (a list; "，" counts as a comma)."""
+    references = as_list(as_text(gold).replace("，", ","))
+    return float(any(simple_str_match(response, as_text(reference)) for reference in references))

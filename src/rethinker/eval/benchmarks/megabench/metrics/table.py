@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rethinker.eval.benchmarks.megabench.metrics import boxes, dicts, numbers, sequences, sets, strings
+from rethinker.eval.benchmarks.megabench.metrics import boxes, dicts, latex, numbers, sequences, sets, strings
 
 FieldMetric = Callable[[Any, Any], float]
 ContextMetric = Callable[[Any, Mapping[str, Any]], float]
@@ -17,6 +17,9 @@ FIELD_METRICS: dict[str, FieldMetric] = {
     "code_result_exact_str_match": strings.code_result_exact_str_match,
     "normalized_similarity_damerau_levenshtein": strings.normalized_similarity_damerau_levenshtein,
     "near_str_match": strings.near_str_match,
+    "multi_ref_phrase": strings.multi_ref_phrase,
+    "latex_expr_equality": latex.latex_expr_equality,
+    "text_with_latex_expr_equality": latex.text_with_latex_expr_equality,
     "number_rel_diff_ratio": numbers.number_rel_diff_ratio,
     "positive_int_match": numbers.positive_int_match,
     "normalized_rmse": numbers.normalized_rmse,
@@ -40,6 +43,7 @@ FIELD_METRICS: dict[str, FieldMetric] = {
     "nbbox_iou_sequence": boxes.nbbox_iou_sequence,
     "xml_nbbox_iou_single": boxes.xml_nbbox_iou_single,
     "xml_norm_point_distance": boxes.xml_norm_point_distance,
+    "sequence_coords_similarity": boxes.sequence_coords_similarity,
     "dict_exact_str_match_agg_recall": dicts.dict_exact_str_match_agg_recall,
     "dict_set_equality_agg_jaccard": dicts.dict_set_equality_agg_jaccard,
     "dict_jaccard_agg_jaccard": dicts.dict_jaccard_agg_jaccard,
@@ -64,11 +68,7 @@ NOT_SCORED_REASONS: dict[str, str] = {
     "nli_entailment": "needs an NLI model",
     "bleu": "needs sacreBLEU tokenisation",
     "gleu_cn": "needs Chinese word segmentation",
-    "latex_expr_equality": "needs the official LaTeX-normalising symbolic comparison",
-    "text_with_latex_expr_equality": "needs the official LaTeX-normalising symbolic comparison",
     "geo_proximity_location_dict": "needs geocoding of place names",
-    "sequence_coords_similarity": "not implemented",
-    "multi_ref_phrase": "not implemented",
     "unsupported": "the official code does not support it either",
 }
 """Why each remaining official metric is reported as not scored (never as 0)."""
