@@ -19,6 +19,7 @@ from rethinker.eval.benchmarks.megabench.scoring import combine_fields
 from rethinker.eval.outputs import load_responses
 from rethinker.eval.registry import get_benchmark
 from rethinker.eval.rescore import oracle_responses, score_all
+from rethinker.models.prompts import build_messages
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATA = FIXTURES / "megabench"
@@ -113,6 +114,16 @@ def test_task_rows_load_with_demonstration_query_media_and_video_frames() -> Non
     assert video.metadata["num_demo"] == 0 and video.metadata["keywords"]["num_input"] == "video"
     assert BENCHMARK.build_prompt(color) == color.question
     assert BENCHMARK.build_prompt(color, "{question}\nThink first.").endswith("Think first.")
+
+
+def test_chat_messages_place_demonstration_query_and_frame_images_in_order() -> None:
+    examples = {example.id: example for example in BENCHMARK.load(DATA)}
+    kinds = []
+    for key in ("1", "4"):
+        messages = build_messages(examples[key], "plain", question=BENCHMARK.build_prompt(examples[key]))
+        kinds.append([part["type"] for part in messages[-1]["content"]])
+    assert kinds[0] == ["text", "image", "text", "image"]
+    assert kinds[1] == ["text", "image", "image", "image"]
 
 
 def test_parquet_rows_with_list_columns(tmp_path: Path) -> None:
