@@ -30,30 +30,25 @@ NOT_SCORED_RULE = "not_scored"
 
 
 def eval_type(example: Example) -> str:
-    """ "llm" for a task with an LLM-judged field (Open-ended), else "rule" (Core), as the official harness decides."""
+    """The task's evaluation type: "llm" with an LLM-judged field (Open-ended), else "rule" (Core), as officially."""
     metric_names = example.metadata["metric_info"]["field_score_function"].values()
     return "llm" if any(str(name).lower() in JUDGE_METRICS for name in metric_names) else "rule"
+
+
+def _row(mean: float, tasks: int, **counts: int) -> dict[str, Any]:
+    """A table row for a group of tasks: mean task score in percent, summed task scores, task count, other counts."""
+    return {"accuracy": percent(mean), "correct": round(mean * tasks, 6), "total": tasks, **counts}
 
 
 def _set_row(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     if stats is None:
         return None
-    return {
-        "accuracy": percent(stats["macro_mean_score"]),
-        "correct": round(stats["macro_mean_score"] * stats["num_eval_tasks"], 6),
-        "total": stats["num_eval_tasks"],
-        "queries": stats["num_eval_samples"],
-    }
+    return _row(stats["macro_mean_score"], stats["num_eval_tasks"], queries=stats["num_eval_samples"])
 
 
 def _keyword_rows(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
-        keyword: {
-            "accuracy": percent(entry["average_score"]),
-            "correct": round(entry["average_score"] * entry["count"], 6),
-            "total": entry["count"],
-            "samples": entry["num_samples"],
-        }
+        keyword: _row(entry["average_score"], entry["count"], samples=entry["num_samples"])
         for keyword, entry in stats.items()
     }
 

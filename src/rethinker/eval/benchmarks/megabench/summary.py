@@ -38,7 +38,7 @@ class TaskResult:
 
 
 def task_set(result: TaskResult) -> str:
-    """ "open" for a task with an LLM-judged field, else "core"."""
+    """The task set of a result: "open" with an LLM-judged field, else "core"."""
     return OPEN if result.eval_type == "llm" else CORE
 
 
