@@ -10,6 +10,7 @@ Task keywords (skills, input/output format, number of inputs, application) come 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Mapping
@@ -18,8 +19,7 @@ from typing import Any
 
 from rethinker.data.schema import Example
 from rethinker.eval.benchmarks._source import BenchmarkDataError, SourceRow, read_rows
-from rethinker.eval.benchmarks.megabench.metrics.convert import MAX_LITERAL_CHARS, NOT_A_LITERAL, literal
-from rethinker.eval.benchmarks.megabench.parsing import Parser
+from rethinker.eval.benchmarks.megabench.parsing import SINGLE_FIELD_PARSERS, Parser
 from rethinker.models.prompts import IMAGE_PLACEHOLDER
 
 TASK_META_FILE = "all_task_meta.json"
@@ -29,6 +29,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 MAX_VIDEO_FRAMES = 16
 MEDIA_TAG = re.compile(r"<image>|<video>")
 AGGREGATIONS = ("mean", "min")
+MAX_FIELD_CHARS = 10_000_000
 
 
 def structured(row: SourceRow, field: str, kind: type) -> Any:
@@ -37,15 +38,15 @@ def structured(row: SourceRow, field: str, kind: type) -> Any:
     if value is None or value == "":
         return kind()
     if isinstance(value, str):
-        if len(value) > MAX_LITERAL_CHARS:
-            raise BenchmarkDataError(f"{row.where(field)}: text longer than {MAX_LITERAL_CHARS} characters")
-        parsed = literal(value)
-        if parsed is NOT_A_LITERAL:
+        if len(value) > MAX_FIELD_CHARS:
+            raise BenchmarkDataError(f"{row.where(field)}: text longer than {MAX_FIELD_CHARS} characters")
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
             try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError as error:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
                 raise BenchmarkDataError(f"{row.where(field)}: not a {kind.__name__} literal ({error})") from error
-        value = parsed
     if not isinstance(value, kind):
         raise BenchmarkDataError(f"{row.where(field)}: expected a {kind.__name__}, got {type(value).__name__}")
     return value
@@ -70,7 +71,7 @@ def checked_metric_info(row: SourceRow, answer: Mapping[str, Any]) -> dict[str, 
     parser = info.get("response_parse_function") or Parser.JSON.value
     if parser not in {item.value for item in Parser}:
         raise BenchmarkDataError(f"{row.where('metric_info')}: unknown response_parse_function {parser!r}")
-    if Parser(parser) in {Parser.ANSWER_STRING, Parser.ASCII_ANSWER_STRING, Parser.VERBATIM_ANSWER_STRING}:
+    if Parser(parser) in SINGLE_FIELD_PARSERS:
         if len([field for field in answer if not str(field).startswith("##")]) != 1:
             raise BenchmarkDataError(f"{row.where('answer')}: the {parser} parser needs exactly one answer field")
     return {**info, "response_parse_function": parser}

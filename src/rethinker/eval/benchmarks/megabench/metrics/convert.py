@@ -11,7 +11,8 @@ import re
 from numbers import Number
 from typing import Any
 
-MAX_LITERAL_CHARS = 20_000
+from rethinker.eval.benchmarks._source import MAX_LITERAL_CHARS
+
 NOT_A_LITERAL = object()
 """What `literal` returns for text that is not a (small enough) Python literal."""
 
