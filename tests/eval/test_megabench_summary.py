@@ -3,13 +3,17 @@ and, where the public repository's mirror is present, on its published per-task 
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from rethinker.eval.benchmarks._source import BenchmarkDataError
+from rethinker.eval.benchmarks.megabench.metrics.table import not_scored_reason
+from rethinker.eval.benchmarks.megabench.parsing import Parser
 from rethinker.eval.benchmarks.megabench.summary import (
     TaskResult,
     compare_summaries,
@@ -116,3 +120,27 @@ def test_published_per_query_scores_give_the_published_task_scores(tmp_path: Pat
         assert (result.eval_type, result.num_demo, result.num_query) == ("llm", expected.num_demo, expected.num_query)
         assert result.score == pytest.approx(expected.score, abs=1e-12)
     assert set_stats(ours)["macro_mean_score"] == pytest.approx(0.5369427320775519, abs=1e-12)
+
+
+def _task_readmes() -> list[str]:
+    """The text of every published task example README in the mirror (one per task), read in one git process."""
+    listing = subprocess.run(["git", "-C", str(MIRROR), "ls-tree", "-r", "HEAD", "task_examples"], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+    blobs = [line.split()[2] for line in listing.splitlines() if line.endswith("/README.md")]
+    batch = subprocess.run(["git", "-C", str(MIRROR), "cat-file", "--batch"], input="\n".join(blobs) + "\n",
+                           check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return batch.split("# Task:")[1:]
+
+
+def test_every_published_task_uses_known_metrics_and_parsers() -> None:
+    if not MIRROR.exists():
+        pytest.skip(f"the public MEGA-Bench repository mirror is not at {MIRROR}")
+    readmes = _task_readmes()
+    assert len(readmes) == 505
+    unknown = []
+    for text in readmes:
+        metrics = ast.literal_eval(re.search(r"\*\*Field Score Function\*\*: (\{.*\})", text).group(1))
+        parser = re.search(r"\*\*Response Parse Function\*\*: (\S+)", text).group(1)
+        unknown += [name for name in metrics.values() if "unknown metric" in (not_scored_reason(name) or "")]
+        unknown += [] if parser in {item.value for item in Parser} else [parser]
+    assert unknown == []
