@@ -60,12 +60,22 @@ ORACLE_GOLDS: dict[str, str] = {
     "xml_nbbox_iou_single": "<box>0.1, 0.2, 0.3, 0.4</box>",
     "xml_norm_point_distance": "<point>0.25, 0.75</point>",
     "xml_norm_point_in_bbox": "<point>0.5, 0.5</point>",
+    "symbolic_planning_test": "(pick-up a)\n(stack a b)",
     "dict_exact_str_match_agg_recall": "{'a': '1', 'b': 'x'}",
     "dict_set_equality_agg_jaccard": "{'a': ['x', 'y'], 'b': ['z']}",
     "dict_jaccard_agg_jaccard": "{'a': ['x', 'y']}",
     "dict_nbbox_iou_tuple_agg_jaccard": "{'car': [[0, 0, 0.5, 0.5]]}",
     "dict_equality": "{'a': '1'}",
     "dict_precision": "{'a': '1', 'b': '2'}",
+}
+
+
+ORACLE_CONTEXTS: dict[str, dict[str, Any]] = {
+    "xml_norm_point_in_bbox": {"bounding_boxes": ["[0.4, 0.4, 0.6, 0.6]"]},
+    "symbolic_planning_test": {
+        "domain_pddl": (FIXTURES / "megabench_pddl" / "blocks_domain.pddl").read_text(),
+        "task_pddl": (FIXTURES / "megabench_pddl" / "blocks_task.pddl").read_text(),
+    },
 }
 
 
@@ -230,7 +240,7 @@ def test_oracle_gold_answers_score_one_on_every_rule_metric_with_both_parsers(tm
     assert set(ORACLE_GOLDS) == set(FIELD_METRICS) | set(CONTEXT_METRICS)
     rows = []
     for metric, gold in ORACLE_GOLDS.items():
-        context = {"bounding_boxes": ["[0.4, 0.4, 0.6, 0.6]"]} if metric in CONTEXT_METRICS else {}
+        context = ORACLE_CONTEXTS.get(metric, {})
         for parser in ("answer_string", "json"):
             entry = row(f"{metric}_{parser}", {"answer": gold}, {"answer": metric}, parser, eval_context=str(context))
             rows.append(entry)

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import pytest
 
-from rethinker.eval.benchmarks.megabench.metrics import boxes, convert, dicts, latex, numbers, sequences, sets, strings
+from rethinker.eval.benchmarks.megabench.metrics import (
+    boxes,
+    convert,
+    dicts,
+    latex,
+    numbers,
+    planning,
+    sequences,
+    sets,
+    strings,
+)
 from rethinker.eval.benchmarks.megabench.metrics.table import FIELD_METRICS, NOT_SCORED_REASONS, not_scored_reason
 
 
@@ -146,9 +157,29 @@ def test_dict_metrics_aggregate_over_gold_or_all_keys() -> None:
     assert dicts.dict_precision({"a": "1", "b": "5"}, gold) == 0.5
 
 
+PDDL = Path(__file__).parent / "fixtures" / "megabench_pddl"
+BLOCKS = {
+    "domain_pddl": (PDDL / "blocks_domain.pddl").read_text(),
+    "task_pddl": (PDDL / "blocks_task.pddl").read_text(),
+}
+
+
+def test_plans_are_simulated_step_by_step_against_the_domain() -> None:
+    assert planning.symbolic_planning_test("Plan:\n(pick-up a)\n(stack a b)", BLOCKS) == 1.0
+    assert planning.symbolic_planning_test(["(pick-up a)", "(Stack A B)"], BLOCKS) == 1.0
+    assert planning.symbolic_planning_test("(stack a b)", BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a)", BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a)\n(fly a b)", BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a b)\n(stack a b)", BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a)\n(stack a b", BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a)\n" * 2_000, BLOCKS) == 0.0
+    assert planning.symbolic_planning_test("(pick-up a)\n(stack a b)", {"domain_pddl": BLOCKS["domain_pddl"]}) == 0.0
+
+
 def test_every_official_metric_is_either_scored_or_has_a_reason() -> None:
     assert not set(FIELD_METRICS) & set(NOT_SCORED_REASONS)
     assert not_scored_reason("exact_str_match") is None
     assert "judge" in not_scored_reason("gpt_4o_as_judge")
     assert "never executed" in not_scored_reason("program_judge")
+    assert not_scored_reason("symbolic_planning_test") is None
     assert "unknown metric" in not_scored_reason("made_up_metric")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rethinker.eval.benchmarks.megabench.metrics import boxes, dicts, latex, numbers, sequences, sets, strings
+from rethinker.eval.benchmarks.megabench.metrics import boxes, dicts, latex, numbers, planning, sequences, sets, strings
 
 FieldMetric = Callable[[Any, Any], float]
 ContextMetric = Callable[[Any, Mapping[str, Any]], float]
@@ -53,7 +53,10 @@ FIELD_METRICS: dict[str, FieldMetric] = {
 }
 """Metrics of (parsed response field, gold field)."""
 
-CONTEXT_METRICS: dict[str, ContextMetric] = {"xml_norm_point_in_bbox": boxes.xml_norm_point_in_bbox}
+CONTEXT_METRICS: dict[str, ContextMetric] = {
+    "xml_norm_point_in_bbox": boxes.xml_norm_point_in_bbox,
+    "symbolic_planning_test": planning.symbolic_planning_test,
+}
 """Metrics of (parsed response field, the query's eval context)."""
 
 JUDGE_METRICS = frozenset({"gpt_4o_as_judge", "ascii_art_gpt4o_judge"})
@@ -63,7 +66,6 @@ NOT_SCORED_REASONS: dict[str, str] = {
     "gpt_4o_as_judge": "needs an LLM judge",
     "ascii_art_gpt4o_judge": "needs an LLM judge",
     "program_judge": "needs to run the model's program against test cases (programs are never executed)",
-    "symbolic_planning_test": "needs a planning-domain simulator to run the model's plan",
     "constrained_generation": "needs the constraint checkers (syllable counting, rhyme and word lists)",
     "nli_entailment": "needs an NLI model",
     "bleu": "needs sacreBLEU tokenisation",
