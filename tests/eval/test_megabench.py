@@ -153,6 +153,13 @@ def test_parquet_rows_with_list_columns(tmp_path: Path) -> None:
         ({"answer": "['not', 'a', 'dict']"}, ["field 'answer'", "expected a dict"]),
         ({"metric_info": "{'field_score_function': {'x': 'exact_str_match'}}"}, ["field 'metric_info'", "mean, min"]),
         ({"metric_info": "{broken"}, ["field 'metric_info'", "not a dict literal"]),
+        (
+            {
+                "metric_info": '{"field_score_function": {"x": "exact_str_match"}, "aggregation": {"function": "mean", '
+                '"field_weights": {"x": NaN}}, "response_parse_function": "answer_string"}'
+            },
+            ["field 'metric_info'", "finite numbers"],
+        ),
     ],
 )
 def test_bad_rows_are_one_line_errors_naming_file_row_and_field(

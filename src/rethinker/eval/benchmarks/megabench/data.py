@@ -19,6 +19,7 @@ from typing import Any
 
 from rethinker.data.schema import Example
 from rethinker.eval.benchmarks._source import BenchmarkDataError, SourceRow, read_rows
+from rethinker.eval.benchmarks.megabench.metrics.convert import is_number
 from rethinker.eval.benchmarks.megabench.parsing import SINGLE_FIELD_PARSERS, Parser
 from rethinker.models.prompts import IMAGE_PLACEHOLDER
 
@@ -64,6 +65,9 @@ def checked_metric_info(row: SourceRow, answer: Mapping[str, Any]) -> dict[str, 
             f"{row.where('metric_info')}: 'aggregation.function' must be one of {', '.join(AGGREGATIONS)}"
         )
     weights = aggregation.get("field_weights") or {}
+    bad = {field: weight for field, weight in weights.items() if not is_number(weight) or weight < 0}
+    if bad:
+        raise BenchmarkDataError(f"{row.where('metric_info')}: field weights must be finite numbers >= 0, got {bad}")
     if aggregation["function"] == "mean":
         missing = [field for field in [*answer, *info.get("global_aux_metrics", {})] if field not in weights]
         if missing:
