@@ -175,6 +175,15 @@ def test_bad_rows_are_one_line_errors_naming_file_row_and_field(
         assert fragment in message
 
 
+def test_limit_and_repeated_ids(tmp_path: Path) -> None:
+    entry = row("toy", {"x": "1"}, {"x": "exact_str_match"}, "answer_string")
+    folder = write_rows(tmp_path, [entry, entry, entry])
+    assert [example.id for example in BENCHMARK.load(folder, limit=2)] == ["q0", "q1"]
+    (tmp_path / "more.jsonl").write_text(json.dumps({"id": "q1", **entry}) + "\n")
+    with pytest.raises(BenchmarkDataError, match="tasks.jsonl row 1: id 'q1' repeats .*more.jsonl row 0"):
+        BENCHMARK.load(folder)
+
+
 def test_video_without_extracted_frames_names_the_frames_folder(tmp_path: Path) -> None:
     (tmp_path / "clip.mp4").write_bytes(b"")
     entry = row("toy", {"x": "1"}, {"x": "exact_str_match"}, "answer_string", query_text="<video>")

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks._source import BenchmarkDataError, SourceRow, read_rows
+from rethinker.eval.benchmarks._source import (
+    DATA_SUFFIXES,
+    HF_SAVED_MARKERS,
+    BenchmarkDataError,
+    SourceRow,
+    read_rows,
+)
 from rethinker.eval.benchmarks.megabench.metrics.convert import is_number
 from rethinker.eval.benchmarks.megabench.parsing import SINGLE_FIELD_PARSERS, Parser
 from rethinker.models.prompts import IMAGE_PLACEHOLDER
@@ -186,20 +192,29 @@ def load_task_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+def task_rows(path: Path, limit: int | None) -> list[SourceRow]:
+    """The task rows of a file, a `save_to_disk` folder, or a folder tree of task files (the task-meta file skipped)."""
+    if path.is_file() or any((path / marker).exists() for marker in HF_SAVED_MARKERS):
+        return read_rows(path, limit)
+    files = sorted(p for p in path.rglob("*") if p.suffix in DATA_SUFFIXES and p.is_file() and p.name != TASK_META_FILE)
+    if not files:
+        raise BenchmarkDataError(f"{path}: no {', '.join(DATA_SUFFIXES)} task files inside")
+    rows: list[SourceRow] = []
+    for file in files:
+        remaining = None if limit is None else limit - len(rows)
+        if remaining == 0:
+            break
+        rows += [SourceRow(row.file, row.index, row.fields, path) for row in read_rows(file, remaining)]
+    return rows
+
+
 def load_examples(path: Path, limit: int | None = None) -> list[Example]:
-    """MEGA-Bench examples from a task file or a folder of them (the task-meta file is not read as tasks)."""
+    """MEGA-Bench examples from a task file or a folder of them, with task keywords from the folder's meta file."""
     path = Path(path)
     if not path.exists():
         raise BenchmarkDataError(f"{path}: no such file or folder")
-    root = path if path.is_dir() else path.parent
-    meta = load_task_meta(root)
-    if path.is_dir() and (path / TASK_META_FILE).is_file():
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl", ".parquet") and p.is_file())
-        rows = [row for file in files if file.name != TASK_META_FILE for row in read_rows(file)]
-        rows = [SourceRow(row.file, row.index, row.fields, root) for row in rows][:limit]
-    else:
-        rows = read_rows(path, limit)
-    examples = [example_from_row(row, meta) for row in rows]
+    meta = load_task_meta(path if path.is_dir() else path.parent)
+    examples = [example_from_row(row, meta) for row in task_rows(path, limit)]
     seen: dict[str, str] = {}
     for example in examples:
         if example.id in seen:
