@@ -274,7 +274,13 @@ def test_pathological_responses_are_scored_quickly_without_full_marks(tmp_path: 
     examples = BENCHMARK.load(write_rows(tmp_path, rows))
     started = time.perf_counter()
     full_marks = set()
-    for response in ("[" * 100_000, "{'answer': " + "[" * 5_000 + "]" * 5_000 + "}", "x" * 200_000):
+    nasty = (
+        "[" * 100_000,
+        "{'answer': " + "[" * 5_000 + "]" * 5_000 + "}",
+        "x" * 200_000,
+        '{"answer": ' + "9" * 5_000 + "}",
+    )
+    for response in nasty:
         full_marks |= {
             example.metadata["task_name"] for example in examples if BENCHMARK.score(response, example).score == 1.0
         }

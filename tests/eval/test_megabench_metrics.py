@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def test_text_is_read_as_items_without_evaluating_it() -> None:
     assert convert.as_set("[[1, 2], [3, 4]]") == {(1, 2), (3, 4)}
     assert convert.literal("x" * (convert.MAX_LITERAL_CHARS + 1)) is convert.NOT_A_LITERAL
     assert convert.unquote("'cat'") == "cat" and convert.unquote("[1]") == "[1]"
+
+
+def test_odd_literals_in_model_output_raise_no_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convert.literal("[1a, 2]") is convert.NOT_A_LITERAL
+        assert convert.literal("9" * 5_000) is convert.NOT_A_LITERAL
 
 
 def test_boxes_and_points_are_read_strictly() -> None:

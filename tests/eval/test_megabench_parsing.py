@@ -53,6 +53,7 @@ def test_json_objects_are_found_and_decoded_safely() -> None:
     assert parse_json('**Answer:**\n```json\n{"a": 1}\n```') == {"a": 1}
     assert parse_json("Answer: none\n\nfixed: [1, 2]") == [1, 2]
     assert parse_json("no json here") == {} and parse_json("[broken") == []
+    assert parse_json('{"a": ' + "9" * 5_000 + "}") == {} and parse_answer_string("Answer: " + "9" * 5_000)[:3] == "999"
     assert parse_json_fields('{"a": "\'x\'"}') == {"a": "x"}
     assert parse_json_fields("[1, 2]") is None
 

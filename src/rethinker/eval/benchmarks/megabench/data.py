@@ -49,7 +49,7 @@ def structured(row: SourceRow, field: str, kind: type) -> Any:
             raise BenchmarkDataError(f"{row.where(field)}: text longer than {MAX_FIELD_CHARS} characters")
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except ValueError:
             try:
                 value = ast.literal_eval(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
@@ -185,7 +185,7 @@ def load_task_meta(folder: Path) -> dict[str, Any]:
         return {}
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except ValueError as error:
         raise BenchmarkDataError(f"{path}: not valid JSON ({error})") from error
     if not isinstance(meta, dict):
         raise BenchmarkDataError(f"{path}: expected an object of task name -> keywords")

@@ -131,7 +131,7 @@ def _unnest(value: Any) -> Any:
     if isinstance(value, str) and value.strip().startswith(("{", "[")) and len(value) <= MAX_LITERAL_CHARS:
         try:
             decoded = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             return value
         return _unnest(decoded) if isinstance(decoded, dict | list) else value
     return value
@@ -144,7 +144,7 @@ def decode_json(span: str) -> Any:
     for candidate in (span, _LOOSE_QUOTE.sub('"', span)):
         try:
             return _unnest(json.loads(candidate))
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             continue
     value = literal(span)
     return NOT_A_LITERAL if value is NOT_A_LITERAL else _unnest(value)

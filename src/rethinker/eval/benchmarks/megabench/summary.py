@@ -109,7 +109,7 @@ def official_summary(results: Sequence[TaskResult], meta: Mapping[str, Mapping[s
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise BenchmarkDataError(f"{path}: cannot read JSON ({error})") from error
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from numbers import Number
 from typing import Any
 
@@ -22,11 +23,16 @@ _BOX = re.compile(r"<box>(.*?)</box>", re.DOTALL)
 
 
 def literal(text: Any) -> Any:
-    """The Python literal written in `text`, or `NOT_A_LITERAL` (too long, not a literal, or too deeply nested)."""
+    """The Python literal written in `text`, or `NOT_A_LITERAL` (too long, not a literal, or too deeply nested).
+
+    Python's warnings about odd literals in model output (such as "1a") are silenced: they are expected, not news.
+    """
     if not isinstance(text, str) or len(text) > MAX_LITERAL_CHARS:
         return NOT_A_LITERAL
     try:
-        return ast.literal_eval(text.strip())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return NOT_A_LITERAL
 
