@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -318,3 +319,17 @@ def test_eval_command_runs_the_tiny_model_on_the_task_folder(rethinker_cli, tiny
     assert all(sample["details"]["prompt_tokens"] > 0 and sample["details"]["scored"] for sample in samples)
     results = json.loads((out / "results.json").read_text())
     assert results["core"]["total"] == 2 and results["counts"]["generated"] == 4
+
+
+def test_random_responses_never_raise_and_stay_in_range(tmp_path: Path) -> None:
+    pieces = [*"{}[]()\"',:;\\$<>/-.0123456789eE+aB#!*`_\n ", "Answer:", "**Answer:**", "```json", "```", "nan"]
+    pieces += ["<point>", "</point>", "<box>", "</box>", "\\frac{", "\\boxed{", "9" * 5_000, "(pick-up a)", "</think>"]
+    rows = [row(f"{metric}_{parser}", {"answer": gold}, {"answer": metric}, parser,
+                eval_context=str(ORACLE_CONTEXTS.get(metric, {})))
+            for metric, gold in ORACLE_GOLDS.items() for parser in ("answer_string", "json")]  # fmt: skip
+    examples = BENCHMARK.load(write_rows(tmp_path, rows))
+    generator = random.Random(0)
+    for _ in range(8):
+        response = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 120)))
+        for example in examples:
+            assert 0.0 <= BENCHMARK.score(response, example).score <= 1.0
