@@ -246,6 +246,15 @@ def test_unparsable_json_is_scored_on_the_raw_text_and_counted(tmp_path: Path) -
     assert sample.rule == "json_failed" and sample.score == 1.0
 
 
+def test_a_metric_failing_on_odd_input_scores_zero_and_is_counted(tmp_path: Path) -> None:
+    entry = row("toy", {"x": "<point>0.5, 0.5</point>"}, {"x": "xml_norm_point_in_bbox"}, "json",
+                eval_context="{'bounding_boxes': 5}")  # fmt: skip
+    examples = BENCHMARK.load(write_rows(tmp_path, [entry]))
+    (sample,) = score_all(BENCHMARK, examples, oracle_responses(BENCHMARK, examples))
+    assert sample.score == 0.0 and "TypeError" in sample.details["metric_errors"]["x"]
+    assert BENCHMARK.aggregate(examples, [sample])["metric_error_queries"] == 1
+
+
 def test_fields_combine_by_weighted_mean_or_minimum_skipping_not_applicable() -> None:
     mean = {"function": "mean", "field_weights": {"a": 3, "b": 1, "c": 1}}
     assert combine_fields({"a": 1.0, "b": 0.0, "c": -1.0}, mean) == 0.75

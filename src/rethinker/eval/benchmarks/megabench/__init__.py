@@ -126,9 +126,11 @@ class MegaBenchBenchmark:
         return ScoredSample(example.id, response, extracted, rule, verdict.score or 0.0, details)
 
     def aggregate(self, examples: Sequence[Example], scored: Sequence[ScoredSample]) -> dict[str, Any]:
-        """Core, Open-ended and overall scores, per-task and per-keyword breakdowns, and the not-scored tasks."""
+        """Core, Open-ended and overall scores, per-task and per-keyword breakdowns, the not-scored tasks, and how many
+        queries had a metric fail on their output (scored 0, as officially)."""
         by_task: dict[str, list[tuple[Example, ScoredSample]]] = {}
-        for example, sample in pair_up(examples, scored):
+        all_pairs = pair_up(examples, scored)
+        for example, sample in all_pairs:
             by_task.setdefault(example.metadata["task_name"], []).append((example, sample))
         results: list[TaskResult] = []
         task_rows: dict[str, dict[str, Any]] = {}
@@ -154,6 +156,7 @@ class MegaBenchBenchmark:
             "overall": None if overall is None else _set_row(set_stats(results)),
             **{f"by_{group}": _keyword_rows(keywords[group]) for group in KEYWORD_GROUPS},
             "by_task": task_rows,
+            "metric_error_queries": sum(bool(sample.details.get("metric_errors")) for _, sample in all_pairs),
             "not_scored": {
                 "tasks": not_scored,
                 "task_count": len(not_scored),
