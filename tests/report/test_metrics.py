@@ -37,10 +37,11 @@ def test_series_skips_missing_none_nan_and_non_numbers(tmp_path: Path) -> None:
     assert load_run(tmp_path, label="kl").series("loss/kl") == ([1, 8], [0.5, 2.0])
 
 
-def test_a_resumed_run_keeps_the_last_row_of_a_repeated_step(tmp_path: Path) -> None:
+def test_a_repeated_step_is_refused_naming_both_lines(tmp_path: Path) -> None:
     lines = [{"step": 1, "reward/mean": 0.1}, {"step": 2, "reward/mean": 0.2}, {"step": 2, "reward/mean": 0.3}]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    assert load_run(tmp_path).series("reward/mean") == ([1, 2], [0.1, 0.3])
+    with pytest.raises(RunError, match="line 3: step 2 was already logged on line 2"):
+        load_run(tmp_path)
 
 
 @pytest.mark.parametrize(

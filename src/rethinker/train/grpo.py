@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ import torch
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config
+from rethinker.data.errors import DataError
+from rethinker.errors import UserError
 from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
@@ -19,7 +22,13 @@ from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
 from rethinker.telemetry import MetricsLogger, progress_bar
-from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
+from rethinker.train.checkpoint import (
+    checkpoint_step,
+    checkpoint_to_resume,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+)
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.distributed import (
     SilentLogger,
@@ -39,12 +48,26 @@ from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
+from rethinker.train.resume_config import CONFIG_FILE, check_resume_config
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
 from rethinker.train.schedule import stage_at
 from rethinker.train.update import UpdateSettings, micro_batches, policy_update
 
 log = logging.getLogger(__name__)
+
+
+class NonFiniteTrainingError(UserError):
+    """Too many updates in a row had a non-finite loss, gradient or advantage: the run stops, checkpoints kept."""
+
+
+def nonfinite_samples(samples: list[Sample]) -> str | None:
+    """Why a batch cannot train ("advantage nan"...), or None when every reward and advantage is finite."""
+    for name in ("reward", "advantage"):
+        bad = [getattr(s, name) for s in samples if not math.isfinite(getattr(s, name))]
+        if bad:
+            return f"{len(bad)} {name}s like {bad[0]}"
+    return None
 
 
 def step_seed(seed: int, step: int, stream: int = 0) -> int:
@@ -63,10 +86,11 @@ class GRPOTrainer:
         self.seed_per_query = config.distributed.seed_per_query or self.dist.active
         if self.dist.world_size > config.train.queries_per_episode:
             raise ValueError(f"{self.dist.world_size} ranks need train.queries_per_episode >= {self.dist.world_size}")
-        if self.dist.is_main:
-            (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
+        self.config_changes = (
+            check_resume_config(self.run_dir, config, checkpoint_step(checkpoint)) if checkpoint is not None else {}
+        )
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt
@@ -100,6 +124,12 @@ class GRPOTrainer:
         self.episode_metrics: dict[str, float] = {}
         self.step = 0
         self.skipped_prompts = 0
+        self.skipped_examples = 0
+        self.skipped_nonfinite = 0
+        self.nonfinite_in_a_row = 0
+        self.saved_step: int | None = None
+        self.eval_bank_checked = False
+        self.eval_skipped = 0
         self.samples_generated = 0
         self.logger = (
             MetricsLogger(
@@ -110,6 +140,18 @@ class GRPOTrainer:
         )
         if checkpoint is not None:
             self._restore(checkpoint)
+        elif self.dist.is_main:
+            self._start_clean()
+        if self.dist.is_main:
+            (self.run_dir / CONFIG_FILE).write_text(dump_config(config))
+
+    def _start_clean(self) -> None:
+        """A fresh run: set aside metric rows an earlier run left without a checkpoint, so no step is logged twice."""
+        moved = self.logger.set_aside()
+        if moved is not None:
+            log.warning(
+                "%s holds no checkpoint: starting at step 0; the earlier rows were moved to %s", self.run_dir, moved
+            )
 
     def _restore(self, checkpoint: Path) -> None:
         state = load_trainer_state(checkpoint)
@@ -119,6 +161,10 @@ class GRPOTrainer:
         self.step = int(state["step"])
         self.skipped_prompts = int(state["skipped_prompts"])
         self.samples_generated = int(state["samples_generated"])
+        self.skipped_examples = int(state.get("skipped_examples", 0))
+        self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
+        self.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
+        self.saved_step = self.step
         self.episode_metrics = dict(state["episode_metrics"])
         self.pending = [
             UpdateBatch([Sample.from_state(s) for s in batch["samples"]], list(batch["replayed"]))
@@ -136,6 +182,9 @@ class GRPOTrainer:
             "data_position": self.stream.position,
             "skipped_prompts": self.skipped_prompts,
             "samples_generated": self.samples_generated,
+            "skipped_examples": self.skipped_examples,
+            "skipped_nonfinite": self.skipped_nonfinite,
+            "nonfinite_in_a_row": self.nonfinite_in_a_row,
             "episode_metrics": self.episode_metrics,
             "pending": [
                 {"samples": [s.to_state() for s in batch.samples], "replayed": batch.replayed} for batch in self.pending
@@ -147,10 +196,19 @@ class GRPOTrainer:
         """Checkpoint the model (Hugging Face format) and the trainer state at the current step.
 
         Later checkpoints copy the processor files from this one, so pruning older checkpoints never loses them.
-        Under torchrun every rank gathers the state and rank 0 alone writes it.
+        Under torchrun every rank gathers the state and rank 0 alone writes it. A step is saved once; while updates are
+        being skipped as non-finite nothing is saved, so the newest checkpoint stays the last good one.
         """
-        state = self._state()
         path = self.run_dir / "checkpoints" / f"step-{self.step}"
+        if self.saved_step == self.step:
+            return path
+        newest = latest_checkpoint(self.run_dir / "checkpoints") if self.nonfinite_in_a_row else None
+        if newest is not None:
+            log.warning(
+                "not saving step %d: its update was skipped as non-finite; %s stays the newest", self.step, newest
+            )
+            return newest
+        state = self._state()
         if self.dist.is_main:
             path = save_checkpoint(
                 self.run_dir / "checkpoints",
@@ -162,6 +220,7 @@ class GRPOTrainer:
             )
         barrier()
         self.policy.source = path
+        self.saved_step = self.step
         return path
 
     @property
@@ -209,7 +268,40 @@ class GRPOTrainer:
                 except PromptTooLongError as exc:
                     self.skipped_prompts += 1
                     log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
+                except DataError as exc:
+                    self._skip_bad_example(exc)
         return chosen
+
+    def _skip_bad_example(self, error: DataError) -> None:
+        """Under data.on_error=skip, count and log an example failing when first used (a corrupt image); else raise."""
+        if self.config.data.on_error != "skip":
+            raise error
+        self.skipped_examples += 1
+        log.warning("skipping example (data.on_error=skip): %s", error)
+
+    def usable_eval_bank(self) -> PromptBank:
+        """The held-out bank without examples that fail to encode (counted in `eval/skipped`), under on_error=skip."""
+        bank = self.eval_bank
+        if self.config.data.on_error != "skip":
+            return bank
+        kept = []
+        for index, example in enumerate(bank.examples):
+            try:
+                bank.input_ids(index)
+                kept.append(example)
+            except DataError as exc:
+                self.eval_skipped += 1
+                log.warning("skipping held-out example (data.on_error=skip): %s", exc)
+        if len(kept) < len(bank):
+            bank = PromptBank(
+                bank.processor,
+                kept,
+                bank.template,
+                bank.system,
+                bank.max_prompt_tokens,
+                pixel_cache_bytes=bank.pixel_cache.max_bytes,
+            )
+        return bank
 
     def generate(self, queries: list[int], positions: range, round_index: int) -> list[list[Generation]]:
         """Response groups for `queries` (at `positions` in the episode), seeded per batch or per query.
@@ -403,9 +495,14 @@ class GRPOTrainer:
         metrics.update(self.stage_metrics())
         batch = self.replay.select(self.pending.pop(0), self.step)
         update_start = time.perf_counter()
-        if batch.samples:
+        unusable = nonfinite_samples(batch.samples)
+        if unusable is not None:
+            log.warning("skipping the update of step %d: %s", self.step + 1, unusable)
+            metrics["train/nonfinite"] = 1.0
+        elif batch.samples:
             metrics.update(self.update(batch.samples))
         update_s = time.perf_counter() - update_start
+        metrics.update(self.nonfinite_metrics(metrics.get("train/nonfinite", 0.0) > 0))
         metrics.update(batch_metrics(batch, self.step))
         metrics.update(self.replay.metrics())
         metrics.update(self.train_bank.metrics())
@@ -417,12 +514,32 @@ class GRPOTrainer:
                 "batch/size": float(len(batch.samples)),
                 "adv/abs_mean": float(advantages.abs().mean()) if batch.samples else 0.0,
                 "data/skipped_prompts": float(self.skipped_prompts),
+                "data/skipped": float(self.skipped_examples),
                 "rollout/samples_total": float(self.samples_generated),
                 "time/update_s": update_s,
                 "time/step_s": time.perf_counter() - start,
             }
         )
         return metrics
+
+    def nonfinite_metrics(self, skipped: bool) -> dict[str, float]:
+        """Count a skipped non-finite update: `train/nonfinite` (this step) and `train/skipped_nonfinite` (in all)."""
+        self.nonfinite_in_a_row = self.nonfinite_in_a_row + 1 if skipped else 0
+        self.skipped_nonfinite += int(skipped)
+        return {"train/nonfinite": float(skipped), "train/skipped_nonfinite": float(self.skipped_nonfinite)}
+
+    def stop_if_diverged(self) -> None:
+        """Stop with a clear error after `train.max_nonfinite_in_a_row` skipped updates in a row."""
+        limit = self.config.train.max_nonfinite_in_a_row
+        if self.nonfinite_in_a_row < limit:
+            return
+        newest = latest_checkpoint(self.run_dir / "checkpoints")
+        kept = f"the newest checkpoint, {newest}, is kept" if newest is not None else "no checkpoint was saved"
+        raise NonFiniteTrainingError(
+            f"training stopped at step {self.step}: {self.nonfinite_in_a_row} updates in a row had a non-finite loss,"
+            f" gradient or advantage (train.max_nonfinite_in_a_row={limit}); {kept}; lower optim.lr"
+            f" (now {self.config.optim.lr:g}) or check the reward {self.config.reward.fn!r}"
+        )
 
     def evaluate(self) -> dict[str, float]:
         """Greedy accuracy on the held-out examples; writes a sample of generations for a person to read.
@@ -432,7 +549,12 @@ class GRPOTrainer:
         if not self.dist.is_main:
             return {}
         max_new = self.config.eval.max_new_tokens or self.config.rollout.max_new_tokens
-        return evaluate(
+        if not self.eval_bank_checked:
+            self.eval_bank = self.usable_eval_bank()
+            self.eval_bank_checked = True
+        if not len(self.eval_bank):
+            return {"eval/skipped": float(self.eval_skipped)}
+        return {"eval/skipped": float(self.eval_skipped)} | evaluate(
             self.policy,
             self.eval_bank,
             self.reward_fn,
@@ -457,9 +579,13 @@ class GRPOTrainer:
                     self.logger.log(0, {**self.data_counts, **start})
             while self.step < total:
                 metrics = self.train_step()
+                if self.config_changes:
+                    metrics["resume/config_changes"] = float(len(self.config_changes))
+                    self.config_changes = {}
                 if len(self.eval_bank) and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
                 self.logger.log(self.step, metrics)
+                self.stop_if_diverged()
                 if self.should(self.config.checkpoint.every):
                     self.save()
                 bar.update(1)

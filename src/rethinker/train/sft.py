@@ -69,9 +69,9 @@ class SFTTrainer:
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
+        (self.run_dir / "config.yaml").write_text(dump_config(config))
         model_cfg = config.model
         self.source = Path(checkpoint) if checkpoint is not None else resolve_model_path(model_cfg.path)
         self.model = load_model(self.source, model_cfg.dtype, model_cfg.trust_remote_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,14 @@ def share(chunk: MicroBatch, total_tokens: float, total_seqs: int, mode: str) ->
     return chunk.response_mask.shape[0] / max(total_seqs, 1)
 
 
+def nonfinite_reason(loss: float, grad_norm: float) -> str | None:
+    """Why an update must be skipped ("loss nan", "grad norm inf"...), or None when loss and gradient are finite."""
+    problems = [
+        f"{name} {value}" for name, value in (("loss", loss), ("grad norm", grad_norm)) if not math.isfinite(value)
+    ]
+    return ", ".join(problems) or None
+
+
 def policy_update(
     model: PreTrainedModel,
     ref_model: PreTrainedModel | None,
@@ -59,7 +68,8 @@ def policy_update(
 
     Every rank passes the same global batch and computes its own micro-batches, weighted by their share of the global
     batch, so the sum of the ranks' gradients is the single-process gradient (FSDP averages across ranks, hence the
-    loss is scaled by the world size); the metrics are summed across ranks likewise.
+    loss is scaled by the world size); the metrics are summed across ranks likewise. A pass whose loss or gradient
+    norm is not finite changes nothing (no optimizer step) and sets `train/nonfinite` to 1.
     """
     algo = settings.algo
     totals = {"loss/policy": 0.0, "loss/kl": 0.0, "loss/sft": 0.0, "policy/clip_frac": 0.0, "policy/ratio_mean": 0.0}
@@ -69,9 +79,11 @@ def policy_update(
     sft_selected = {id(s) for s in samples if s.accepted_rethink and s.advantage > 0}
     sft_tokens = float(sum(s.response_length for s in samples if id(s) in sft_selected))
     timers = {"time/forward_s": 0.0, "time/backward_s": 0.0, "time/optimizer_s": 0.0}
+    skipped: list[str] = []
     model.train()
     for _ in range(algo.update_epochs):
         optimizer.zero_grad(set_to_none=True)
+        epoch_loss = 0.0
         for chunk_samples, scale in chunks:
             started = time.perf_counter()
             batch = collate(chunk_samples, settings.pad_id, pixels)
@@ -110,15 +122,27 @@ def policy_update(
                     totals["loss/sft"] += settings.sft_coef * nll.item()
             backward_start = time.perf_counter()
             timers["time/forward_s"] += backward_start - started
+            epoch_loss += float(total.detach())
             (total * settings.world_size).backward()
             timers["time/backward_s"] += time.perf_counter() - backward_start
         optimizer_start = time.perf_counter()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
+        reason = nonfinite_reason(epoch_loss, float(_full(grad_norm)))
+        if reason is None:
+            optimizer.step()
+        else:
+            skipped.append(reason)
+            optimizer.zero_grad(set_to_none=True)
         timers["time/optimizer_s"] += time.perf_counter() - optimizer_start
     scheduler.step()
     epochs = algo.update_epochs
     metrics = {key: value / epochs for key, value in sum_across_ranks(totals).items()}
-    metrics["grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+    metrics["grad_norm"] = float(_full(grad_norm))
     metrics["lr"] = scheduler.get_last_lr()[0]
+    metrics["train/nonfinite"] = float(bool(skipped))
     return {**metrics, **timers}
+
+
+def _full(tensor: torch.Tensor) -> torch.Tensor:
+    """A distributed tensor gathered whole (a plain tensor as it is)."""
+    return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
