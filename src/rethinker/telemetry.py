@@ -60,9 +60,11 @@ class MetricsLogger:
         for number, line in enumerate(lines, start=1):
             try:
                 rows.append(json.loads(line))
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 if number < len(lines):
-                    raise
+                    raise UserError(
+                        f"{self.path} line {number}: not valid JSON ({exc.msg}); fix or remove that line, then resume"
+                    ) from exc
                 log.warning("%s: dropping its torn last line %d (%r...)", self.path, number, line[:40])
         return rows
 
@@ -74,14 +76,16 @@ class MetricsLogger:
         self.path.write_text("".join(json.dumps(row) + "\n" for row in kept))
 
     def set_aside(self) -> Path | None:
-        """Move the rows of an earlier run that never saved a checkpoint to `metrics.jsonl.abandoned`; a fresh run
-        starting over in its folder then writes no step twice. Returns where they went, or None when there were none.
+        """Move the rows of an earlier run that never saved a checkpoint to the end of `metrics.jsonl.abandoned`; a
+        fresh run starting over in its folder then logs no step twice. Returns where they went, or None if none.
         """
         if not self.rows():
             self.path.unlink(missing_ok=True)
             return None
         target = self.path.with_name(self.path.name + ".abandoned")
-        os.replace(self.path, target)
+        with target.open("a") as abandoned:
+            abandoned.write(self.path.read_text())
+        self.path.unlink()
         return target
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:

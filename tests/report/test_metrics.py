@@ -57,8 +57,8 @@ def test_a_repeated_step_is_refused_naming_both_lines(tmp_path: Path) -> None:
     ],
 )
 def test_a_malformed_metrics_line_names_file_and_line(tmp_path: Path, bad_line: str, reason: str) -> None:
-    good = json.dumps({"step": 1, "reward/mean": 0.5})
-    (tmp_path / "metrics.jsonl").write_text(f"{good}\n{good}\n{bad_line}\n")
+    good = [json.dumps({"step": step, "reward/mean": 0.5}) for step in (1, 2)]
+    (tmp_path / "metrics.jsonl").write_text(f"{good[0]}\n{good[1]}\n{bad_line}\n")
     with pytest.raises(RunError, match=rf"metrics\.jsonl line 3: {reason}"):
         load_run(tmp_path)
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from rethinker.config import ConfigError, RLConfig, load_config
 from rethinker.data.errors import DataError
-from rethinker.telemetry import run_state_metrics
+from rethinker.telemetry import DiskFullError, MetricsLogger, run_state_metrics
 from rethinker.train.checkpoint import LATEST
 from rethinker.train.grpo import GRPOTrainer, NonFiniteTrainingError
 
@@ -130,8 +130,7 @@ def test_updates_stop_after_the_configured_number_of_non_finite_steps(tmp_path: 
 
 def test_a_kill_inside_the_final_save_resumes_exactly(tmp_path: Path, tiny_dir: Path, rethinker_cli) -> None:
     schedule = ("train.steps=4", "checkpoint.every=2", "optim.schedule=cosine")
-    straight = _train(rethinker_cli, tmp_path / "straight", *schedule)
-    assert straight.returncode == 0, straight.stderr[-2000:]
+    GRPOTrainer(load_config(RLConfig, "tiny", [f"run_dir={tmp_path / 'straight'}", *SMALL, *schedule])).fit()
     run_dir = tmp_path / "killed"
     killed = _train(rethinker_cli, run_dir, *schedule, RETHINKER_FAULT="save-before-rename@4")
     assert killed.returncode == -9
@@ -150,34 +149,63 @@ def test_a_kill_inside_the_final_save_resumes_exactly(tmp_path: Path, tiny_dir: 
     ]
 
 
-def test_a_kill_before_the_pointer_moves_resumes_from_the_newest_complete_checkpoint(
-    tmp_path: Path, tiny_dir: Path, rethinker_cli
+@pytest.mark.parametrize("pointer", [None, "step-1", "step-7"])
+def test_a_resume_falls_back_to_the_newest_complete_checkpoint(
+    tmp_path: Path, tiny_config, caplog, pointer: str | None
 ) -> None:
-    run_dir = tmp_path / "run"
-    killed = _train(
-        rethinker_cli, run_dir, "train.steps=3", "checkpoint.every=1", RETHINKER_FAULT="save-before-latest@2"
-    )
-    assert killed.returncode == -9
-    assert (run_dir / "checkpoints" / LATEST).read_text() == "step-1"
-    resumed = _train(rethinker_cli, run_dir, "train.steps=3", "checkpoint.every=1", "resume=true")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "using step-2, the newest complete checkpoint" in resumed.stderr
-    assert [row["step"] for row in _rows(run_dir)] == [1, 2, 3]
+    """What a kill leaves between the rename and the pointer update, a lost pointer, or one naming a missing step."""
+    overrides = ("train.steps=3", "checkpoint.every=1", "checkpoint.keep=3")
+    trainer = GRPOTrainer(tiny_config(tmp_path, *overrides))
+    for _ in range(2):
+        trainer.logger.log(trainer.step + 1, trainer.train_step())
+        trainer.save()
+    trainer.logger.close()
+    trainer.verifier.close()
+    latest = tmp_path / "checkpoints" / LATEST
+    latest.unlink()
+    if pointer is not None:
+        latest.write_text(pointer)
+    (tmp_path / "checkpoints" / "step-3").mkdir()
+    resumed = GRPOTrainer(tiny_config(tmp_path, *overrides, "resume=true"))
+    assert resumed.step == 2 and "using step-2, the newest complete checkpoint" in caplog.text
+    assert latest.read_text() == "step-2"
+    resumed.fit()
+    assert [row["step"] for row in _rows(tmp_path)] == [1, 2, 3]
+
+
+def test_a_resume_without_a_complete_checkpoint_says_it_starts_over(tmp_path: Path, tiny_config, caplog) -> None:
+    (tmp_path / "checkpoints" / "step-2").mkdir(parents=True)
+    trainer = GRPOTrainer(tiny_config(tmp_path, "resume=true"))
+    assert trainer.step == 0
+    assert "no complete checkpoint (incomplete: step-2): starting at step 0" in caplog.text
 
 
 def test_a_full_disk_is_reported_in_one_line_and_the_partial_checkpoint_removed(
-    tmp_path: Path, tiny_dir: Path, rethinker_cli, user_error
+    tmp_path: Path, tiny_config, monkeypatch
 ) -> None:
-    run_dir = tmp_path / "run"
     overrides = ("train.steps=2", "checkpoint.every=1")
-    result = _train(rethinker_cli, run_dir, *overrides, RETHINKER_FAULT="enospc-in-save@2")
-    user_error(result, "no space left on device at", "needed about", "MB")
-    assert _checkpoints(run_dir) == ["step-1"] and not list((run_dir / "checkpoints").glob(".tmp-*"))
-    resumed = _train(rethinker_cli, run_dir, *overrides, "resume=true")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert [row["step"] for row in _rows(run_dir)] == [1, 2]
+    monkeypatch.setenv("RETHINKER_FAULT", "enospc-in-save@2")
+    with pytest.raises(DiskFullError, match=r"no space left on device at .*checkpoints \(needed about \d+\.\d MB\)"):
+        GRPOTrainer(tiny_config(tmp_path, *overrides)).fit()
+    assert _checkpoints(tmp_path) == ["step-1"] and not list((tmp_path / "checkpoints").glob(".tmp-*"))
+    monkeypatch.delenv("RETHINKER_FAULT")
+    GRPOTrainer(tiny_config(tmp_path, *overrides, "resume=true")).fit()
+    assert [row["step"] for row in _rows(tmp_path)] == [1, 2]
+    assert _checkpoints(tmp_path) == ["step-1", "step-2"]
 
 
+def test_a_metrics_line_cut_short_by_a_full_disk_is_removed(tmp_path: Path, monkeypatch) -> None:
+    logger = MetricsLogger(tmp_path, tensorboard=False)
+    logger.log(1, {"loss": 0.5})
+    before = (tmp_path / "metrics.jsonl").read_bytes()
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:7]))
+    with pytest.raises(DiskFullError, match="no space left on device at .*metrics.jsonl"):
+        logger.log(2, {"loss": 0.25})
+    assert (tmp_path / "metrics.jsonl").read_bytes() == before
+
+
+@pytest.mark.slow
 def test_a_full_tmpfs_is_reported_and_keeps_the_earlier_checkpoint(
     tmp_path: Path, tiny_dir: Path, rethinker_cli, user_error
 ) -> None:
@@ -210,11 +238,11 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path: Path, tiny_conf
     assert [row["step"] for row in _rows(tmp_path)] == [1, 2]
 
 
-def test_a_refused_fresh_run_keeps_the_saved_config(tmp_path: Path, tiny_dir: Path, rethinker_cli, user_error) -> None:
-    GRPOTrainer(load_config(RLConfig, "tiny", [f"run_dir={tmp_path}", *SMALL, "train.steps=1"])).fit()
+def test_a_refused_fresh_run_keeps_the_saved_config(tmp_path: Path, tiny_config) -> None:
+    GRPOTrainer(tiny_config(tmp_path, "train.steps=1")).fit()
     saved = (tmp_path / "config.yaml").read_text()
-    result = _train(rethinker_cli, tmp_path, "train.steps=1", "seed=5")
-    user_error(result, "already holds a run", "resume=true")
+    with pytest.raises(ConfigError, match="already holds a run"):
+        GRPOTrainer(tiny_config(tmp_path, "train.steps=1", "seed=5"))
     assert (tmp_path / "config.yaml").read_text() == saved
 
 

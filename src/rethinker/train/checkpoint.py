@@ -174,14 +174,6 @@ def step_dirs(checkpoints_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def checkpoint_step(checkpoint: Path) -> int:
-    """The step a `step-N` checkpoint directory was saved at."""
-    match = _STEP_DIR.match(Path(checkpoint).name)
-    if match is None:
-        raise ValueError(f"{checkpoint} is not a step-N checkpoint directory")
-    return int(match.group(1))
-
-
 def is_complete(checkpoint: Path) -> bool:
     """Whether a checkpoint directory holds everything a resume reads: config, weights and trainer state."""
     checkpoint = Path(checkpoint)

@@ -23,7 +23,6 @@ from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import (
-    checkpoint_step,
     checkpoint_to_resume,
     latest_checkpoint,
     load_trainer_state,
@@ -48,7 +47,7 @@ from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
-from rethinker.train.resume_config import CONFIG_FILE, check_resume_config
+from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, record_config_changes
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
 from rethinker.train.schedule import stage_at
@@ -88,9 +87,7 @@ class GRPOTrainer:
             raise ValueError(f"{self.dist.world_size} ranks need train.queries_per_episode >= {self.dist.world_size}")
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
-        self.config_changes = (
-            check_resume_config(self.run_dir, config, checkpoint_step(checkpoint)) if checkpoint is not None else {}
-        )
+        self.config_changes = check_resume_config(self.run_dir, config) if checkpoint is not None else {}
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt
@@ -143,6 +140,7 @@ class GRPOTrainer:
         elif self.dist.is_main:
             self._start_clean()
         if self.dist.is_main:
+            record_config_changes(self.run_dir, config, self.step, self.config_changes)
             (self.run_dir / CONFIG_FILE).write_text(dump_config(config))
 
     def _start_clean(self) -> None:

@@ -72,11 +72,10 @@ def describe(changes: dict[str, tuple[Any, Any]]) -> str:
     return ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items())
 
 
-def check_resume_config(run_dir: Path, config: RLConfig, step: int) -> dict[str, tuple[Any, Any]]:
+def check_resume_config(run_dir: Path, config: RLConfig) -> dict[str, tuple[Any, Any]]:
     """Compare a resumed run's config with the one saved in `run_dir`; returns the accepted changes.
 
-    Changes that break exactness are refused unless `resume_force=true`; accepted changes are appended to
-    `config_changes.jsonl` (step, key, old, new, forced) and logged.
+    Changes that break exactness are refused unless `resume_force=true`.
     """
     saved = Path(run_dir) / CONFIG_FILE
     if not saved.is_file():
@@ -91,9 +90,15 @@ def check_resume_config(run_dir: Path, config: RLConfig, step: int) -> dict[str,
             f"resume=true with changed settings that make the run differ from an uninterrupted one: "
             f"{describe(breaking)} (saved in {saved}); restore them, or pass resume_force=true to accept the changes"
         )
-    if changes:
-        record = {"step": step, "forced": bool(breaking), "changes": {k: list(pair) for k, pair in changes.items()}}
-        with (Path(run_dir) / CHANGES_FILE).open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        log.warning("resuming at step %d with changed settings: %s", step, describe(changes))
     return changes
+
+
+def record_config_changes(run_dir: Path, config: RLConfig, step: int, changes: dict[str, tuple[Any, Any]]) -> None:
+    """Append accepted changes to `config_changes.jsonl` (step, keys with old and new values, forced) and log them."""
+    if not changes:
+        return
+    forced = any(breaks_exactness(key, config) for key in changes)
+    record = {"step": step, "forced": forced, "changes": {key: list(pair) for key, pair in changes.items()}}
+    with (Path(run_dir) / CHANGES_FILE).open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    log.warning("resuming at step %d with changed settings: %s", step, describe(changes))
