@@ -20,7 +20,10 @@ from rethinker.config import ConfigError, RLConfig, load_config
 from rethinker.data.errors import DataError
 from rethinker.telemetry import DiskFullError, MetricsLogger, run_state_metrics
 from rethinker.train.checkpoint import LATEST
-from rethinker.train.grpo import GRPOTrainer, NonFiniteTrainingError
+from rethinker.train.grpo import GRPOTrainer
+from rethinker.train.sft import SFTTrainer
+from rethinker.train.update import NonFiniteTrainingError
+from tests.train.test_sft import _config as sft_config
 
 PARITY = str(Path(__file__).parent / "parity_reward.py")
 SMALL = (
@@ -126,6 +129,15 @@ def test_updates_stop_after_the_configured_number_of_non_finite_steps(tmp_path: 
     with pytest.raises(NonFiniteTrainingError, match="2 updates in a row"):
         trainer.fit()
     assert len(_rows(tmp_path)) == 2
+
+
+def test_sft_skips_non_finite_updates_and_stops_without_saving_them(tmp_path: Path, tiny_dir: Path) -> None:
+    config = sft_config(tiny_dir, tmp_path, "optim.lr=1e30", "train.steps=6", "checkpoint.every=1")
+    with pytest.raises(NonFiniteTrainingError, match="3 updates in a row.*step-1"):
+        SFTTrainer(config).fit()
+    rows = _rows(tmp_path)
+    assert [row["train/nonfinite"] for row in rows] == [0.0, 1.0, 1.0, 1.0]
+    assert _checkpoints(tmp_path) == ["step-1"] and _all_finite(tmp_path / "checkpoints" / "step-1")
 
 
 def test_a_kill_inside_the_final_save_resumes_exactly(tmp_path: Path, tiny_dir: Path, rethinker_cli) -> None:

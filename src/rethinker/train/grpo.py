@@ -14,7 +14,6 @@ from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config
 from rethinker.data.errors import DataError
-from rethinker.errors import UserError
 from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
@@ -51,13 +50,9 @@ from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, reco
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
 from rethinker.train.schedule import stage_at
-from rethinker.train.update import UpdateSettings, micro_batches, policy_update
+from rethinker.train.update import NonFiniteGuard, UpdateSettings, micro_batches, policy_update
 
 log = logging.getLogger(__name__)
-
-
-class NonFiniteTrainingError(UserError):
-    """Too many updates in a row had a non-finite loss, gradient or advantage: the run stops, checkpoints kept."""
 
 
 def nonfinite_samples(samples: list[Sample]) -> str | None:
@@ -122,8 +117,7 @@ class GRPOTrainer:
         self.step = 0
         self.skipped_prompts = 0
         self.skipped_examples = 0
-        self.skipped_nonfinite = 0
-        self.nonfinite_in_a_row = 0
+        self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_in_a_row)
         self.saved_step: int | None = None
         self.eval_bank_checked = False
         self.eval_skipped = 0
@@ -160,8 +154,7 @@ class GRPOTrainer:
         self.skipped_prompts = int(state["skipped_prompts"])
         self.samples_generated = int(state["samples_generated"])
         self.skipped_examples = int(state.get("skipped_examples", 0))
-        self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
-        self.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
+        self.nonfinite.load_state_dict(state.get("nonfinite", {}))
         self.saved_step = self.step
         self.episode_metrics = dict(state["episode_metrics"])
         self.pending = [
@@ -181,8 +174,7 @@ class GRPOTrainer:
             "skipped_prompts": self.skipped_prompts,
             "samples_generated": self.samples_generated,
             "skipped_examples": self.skipped_examples,
-            "skipped_nonfinite": self.skipped_nonfinite,
-            "nonfinite_in_a_row": self.nonfinite_in_a_row,
+            "nonfinite": self.nonfinite.state_dict(),
             "episode_metrics": self.episode_metrics,
             "pending": [
                 {"samples": [s.to_state() for s in batch.samples], "replayed": batch.replayed} for batch in self.pending
@@ -200,7 +192,7 @@ class GRPOTrainer:
         path = self.run_dir / "checkpoints" / f"step-{self.step}"
         if self.saved_step == self.step:
             return path
-        newest = latest_checkpoint(self.run_dir / "checkpoints") if self.nonfinite_in_a_row else None
+        newest = latest_checkpoint(self.run_dir / "checkpoints") if self.nonfinite.in_a_row else None
         if newest is not None:
             log.warning(
                 "not saving step %d: its update was skipped as non-finite; %s stays the newest", self.step, newest
@@ -500,7 +492,7 @@ class GRPOTrainer:
         elif batch.samples:
             metrics.update(self.update(batch.samples))
         update_s = time.perf_counter() - update_start
-        metrics.update(self.nonfinite_metrics(metrics.get("train/nonfinite", 0.0) > 0))
+        metrics.update(self.nonfinite.record(metrics.get("train/nonfinite", 0.0) > 0))
         metrics.update(batch_metrics(batch, self.step))
         metrics.update(self.replay.metrics())
         metrics.update(self.train_bank.metrics())
@@ -519,25 +511,6 @@ class GRPOTrainer:
             }
         )
         return metrics
-
-    def nonfinite_metrics(self, skipped: bool) -> dict[str, float]:
-        """Count a skipped non-finite update: `train/nonfinite` (this step) and `train/skipped_nonfinite` (in all)."""
-        self.nonfinite_in_a_row = self.nonfinite_in_a_row + 1 if skipped else 0
-        self.skipped_nonfinite += int(skipped)
-        return {"train/nonfinite": float(skipped), "train/skipped_nonfinite": float(self.skipped_nonfinite)}
-
-    def stop_if_diverged(self) -> None:
-        """Stop with a clear error after `train.max_nonfinite_in_a_row` skipped updates in a row."""
-        limit = self.config.train.max_nonfinite_in_a_row
-        if self.nonfinite_in_a_row < limit:
-            return
-        newest = latest_checkpoint(self.run_dir / "checkpoints")
-        kept = f"the newest checkpoint, {newest}, is kept" if newest is not None else "no checkpoint was saved"
-        raise NonFiniteTrainingError(
-            f"training stopped at step {self.step}: {self.nonfinite_in_a_row} updates in a row had a non-finite loss,"
-            f" gradient or advantage (train.max_nonfinite_in_a_row={limit}); {kept}; lower optim.lr"
-            f" (now {self.config.optim.lr:g}) or check the reward {self.config.reward.fn!r}"
-        )
 
     def evaluate(self) -> dict[str, float]:
         """Greedy accuracy on the held-out examples; writes a sample of generations for a person to read.
@@ -583,7 +556,11 @@ class GRPOTrainer:
                 if len(self.eval_bank) and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
                 self.logger.log(self.step, metrics)
-                self.stop_if_diverged()
+                self.nonfinite.stop_if_diverged(
+                    self.step,
+                    latest_checkpoint(self.run_dir / "checkpoints"),
+                    f"lower optim.lr (now {self.config.optim.lr:g}) or check the reward {self.config.reward.fn!r}",
+                )
                 if self.should(self.config.checkpoint.every):
                     self.save()
                 bar.update(1)

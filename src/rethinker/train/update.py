@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel
@@ -14,6 +15,7 @@ from rethinker.algo.kl import kl_estimate
 from rethinker.algo.losses import aggregate, policy_loss
 from rethinker.algo.nll import token_mean_nll
 from rethinker.config import AlgoConfig
+from rethinker.errors import UserError
 from rethinker.train.distributed import rank_chunks, sum_across_ranks
 from rethinker.train.logprobs import MicroBatch, PixelFn, collate, response_logprobs
 from rethinker.train.samples import Sample
@@ -45,6 +47,44 @@ def share(chunk: MicroBatch, total_tokens: float, total_seqs: int, mode: str) ->
     if mode == "token-mean":
         return float(chunk.response_mask.sum()) / max(total_tokens, 1.0)
     return chunk.response_mask.shape[0] / max(total_seqs, 1)
+
+
+class NonFiniteTrainingError(UserError):
+    """Too many updates in a row had a non-finite loss, gradient or advantage: the run stops, checkpoints kept."""
+
+
+@dataclass
+class NonFiniteGuard:
+    """Counts updates skipped as non-finite; `limit` of them in a row stop the run."""
+
+    limit: int
+    in_a_row: int = 0
+    skipped: int = 0
+
+    def record(self, skipped: bool) -> dict[str, float]:
+        """Count one update; returns `train/nonfinite` (this step) and `train/skipped_nonfinite` (in all)."""
+        self.in_a_row = self.in_a_row + 1 if skipped else 0
+        self.skipped += int(skipped)
+        return {"train/nonfinite": float(skipped), "train/skipped_nonfinite": float(self.skipped)}
+
+    def stop_if_diverged(self, step: int, newest: Path | None, advice: str) -> None:
+        """Raise `NonFiniteTrainingError` once `limit` updates in a row were skipped, naming the checkpoint kept."""
+        if self.in_a_row < self.limit:
+            return
+        kept = f"the newest checkpoint, {newest}, is kept" if newest is not None else "no checkpoint was saved"
+        raise NonFiniteTrainingError(
+            f"training stopped at step {step}: {self.in_a_row} updates in a row had a non-finite loss, gradient or"
+            f" advantage (train.max_nonfinite_in_a_row={self.limit}); {kept}; {advice}"
+        )
+
+    def state_dict(self) -> dict[str, int]:
+        """The counters a resume restores."""
+        return {"in_a_row": self.in_a_row, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore the counters (absent in checkpoints written before they existed)."""
+        self.in_a_row = int(state.get("in_a_row", 0))
+        self.skipped = int(state.get("skipped", 0))
 
 
 def nonfinite_reason(loss: float, grad_norm: float) -> str | None:
