@@ -14,13 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
-from rethinker.config import ConfigError, RLConfig, load_config
+from rethinker.config import ConfigError, RLConfig, dump_config, load_config
 from rethinker.data.errors import DataError
+from rethinker.errors import UserError
 from rethinker.telemetry import DiskFullError, MetricsLogger, run_state_metrics
 from rethinker.train.checkpoint import LATEST
 from rethinker.train.grpo import GRPOTrainer
+from rethinker.train.resume_config import config_changes
 from rethinker.train.sft import SFTTrainer
 from rethinker.train.update import NonFiniteTrainingError
 from tests.train.test_sft import _config as sft_config
@@ -318,3 +321,17 @@ def test_skip_covers_images_that_fail_when_first_used(tmp_path: Path, tiny_confi
     rows = _rows(tmp_path / "skip")
     assert rows[-1]["data/skipped"] == 3, "rows 1, 5, then 1 again in the second epoch (order 0..7, no shuffle)"
     assert rows[-1]["eval/skipped"] == 2 and "eval/acc" in rows[-1]
+
+
+def test_a_torn_line_inside_the_metrics_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
+    with pytest.raises(UserError, match=r"metrics.jsonl line 2: not valid JSON"):
+        MetricsLogger(tmp_path, tensorboard=False).truncate_after(1)
+
+
+def test_a_setting_missing_from_an_older_config_is_no_change_at_its_default() -> None:
+    new = yaml.safe_load(dump_config(RLConfig(seed=3)))
+    old = {key: value for key, value in new.items() if key != "resume_force"}
+    old["train"] = {key: value for key, value in new["train"].items() if key != "max_nonfinite_in_a_row"}
+    assert config_changes(old, new) == {}
+    assert config_changes({**old, "seed": 2}, new) == {"seed": (2, 3)}
