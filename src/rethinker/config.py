@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -134,6 +135,9 @@ class ReplayConfig(Strict):
 
 class TrainConfig(Strict):
     steps: int = Field(100, ge=1, description="Number of policy updates.")
+    max_nonfinite_in_a_row: int = Field(
+        3, ge=1, description="Updates with a non-finite loss, gradient or advantage skipped in a row before stopping."
+    )
     queries_per_episode: int = Field(16, ge=1, description="Queries rolled out with one policy snapshot.")
     update_batch_size: int = Field(0, ge=0, description="Samples per update; 0 = the whole episode in one update.")
     micro_batch_size: int = Field(32, ge=1)
@@ -184,6 +188,7 @@ class RLConfig(Strict):
     seed: int = 0
     run_dir: str = "runs/default"
     resume: bool = False
+    resume_force: bool = Field(False, description="Resume even when settings that break exactness changed.")
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
@@ -333,13 +338,36 @@ def load_config(schema: type[T], config: str | None, overrides: Sequence[str], d
     data = _read_yaml(preset_path(config or default))
     for item in overrides:
         apply_override(data, *parse_override(item))
+    reject_nonfinite(data)
     try:
-        return schema.model_validate(data)
+        resolved = schema.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid config: {problems}") from exc
+    reject_nonfinite(resolved.model_dump(mode="python"))  # numbers given as text, such as "1e999"
+    return resolved
+
+
+def nonfinite_numbers(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted key, value) of every NaN or infinite number in a nested config dump."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from nonfinite_numbers(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            yield from nonfinite_numbers(value, f"{prefix}.{index}")
+    elif isinstance(data, float) and not math.isfinite(data):
+        yield prefix, data
+
+
+def reject_nonfinite(data: dict[str, Any]) -> None:
+    """Refuse a config holding NaN or infinity (YAML's .nan/.inf, or numbers too large for a float), naming the key."""
+    found = list(nonfinite_numbers(data))
+    if found:
+        keys = ", ".join(f"{key}={value}" for key, value in found)
+        raise ConfigError(f"invalid config: {keys}: must be a finite number")
 
 
 def dump_config(config: BaseModel) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,17 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from rethinker.errors import UserError
+
+log = logging.getLogger(__name__)
+
 PROCESS_LOCAL_PREFIXES = ("time/", "prompts/")
 """Metrics that describe the process rather than the run (timings, the prompt cache's counters): a resumed run
 reproduces every other metric exactly, but not these."""
+
+
+class DiskFullError(UserError):
+    """The disk filled up while writing a run's files; the partial write was removed."""
 
 
 def run_state_metrics(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,20 +51,47 @@ class MetricsLogger:
                 raise RuntimeError("logging.wandb=true needs W&B: pip install 'rethinker[wandb]'") from exc
             self._wandb = wandb.init(project=wandb_project, dir=str(run_dir), config=config)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows written so far; a torn last line (a write cut short by a kill or a full disk) is dropped, warned."""
+        if not self.path.exists():
+            return []
+        lines = [line for line in self.path.read_text().splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                if number < len(lines):
+                    raise UserError(
+                        f"{self.path} line {number}: not valid JSON ({exc.msg}); fix or remove that line, then resume"
+                    ) from exc
+                log.warning("%s: dropping its torn last line %d (%r...)", self.path, number, line[:40])
+        return rows
+
     def truncate_after(self, step: int) -> None:
         """Drop lines for steps after `step` (written before a crash), so a resumed run does not duplicate them."""
         if not self.path.exists():
             return
-        kept = [
-            line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
-        ]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = [row for row in self.rows() if row["step"] <= step]
+        self.path.write_text("".join(json.dumps(row) + "\n" for row in kept))
+
+    def set_aside(self) -> Path | None:
+        """Move the rows of an earlier run that never saved a checkpoint to the end of `metrics.jsonl.abandoned`; a
+        fresh run starting over in its folder then logs no step twice. Returns where they went, or None if none.
+        """
+        if not self.rows():
+            self.path.unlink(missing_ok=True)
+            return None
+        target = self.path.with_name(self.path.name + ".abandoned")
+        with target.open("a") as abandoned:
+            abandoned.write(self.path.read_text())
+        self.path.unlink()
+        return target
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
-        """Record `metrics` for `step` in every sink."""
+        """Record `metrics` for `step` in every sink; the JSONL line goes out in one unbuffered write, or not at all."""
         row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
-        with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_line(self.path, json.dumps(row) + "\n")
         if self._tb is not None:
             for key, value in row.items():
                 if key != "step" and isinstance(value, float) and math.isfinite(value):
@@ -62,7 +100,8 @@ class MetricsLogger:
             self._wandb.log(dict(row), step=step)
 
     def histogram(self, step: int, name: str, values: torch.Tensor) -> None:
-        """A histogram (e.g. of advantages) in TensorBoard and W&B; JSONL keeps scalars only."""
+        """A histogram (e.g. of advantages) of the finite `values` in TensorBoard and W&B; JSONL keeps scalars only."""
+        values = values[torch.isfinite(values)]
         if self._tb is not None and values.numel():
             self._tb.add_histogram(name, values, step)
         if self._wandb is not None and values.numel():
@@ -76,6 +115,28 @@ class MetricsLogger:
             self._tb.close()
         if self._wandb is not None:
             self._wandb.finish()
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line with a single write call; a write cut short (a full disk) is undone and reported."""
+    data = line.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+        except OSError as error:
+            os.ftruncate(fd, size)
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(
+                    f"no space left on device at {path} (needed about {len(data) / 2**20:.3f} MB); the torn line was"
+                    " removed: free some space and rerun with resume=true"
+                ) from error
+            raise
+    finally:
+        os.close(fd)
 
 
 def _plain(value: Any) -> Any:

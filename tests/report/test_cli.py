@@ -100,3 +100,11 @@ def test_passrate_needs_an_output_folder_without_runs(tmp_path: Path, capsys: py
     assert "--out is required" in capsys.readouterr().err
     assert _run(["--passrate", "pass_rate", "--data", str(data), "--out", str(tmp_path / "out")]) == 0
     assert "| all | 0 | 0 | 1 | 0 | 0 | 1 |" in (tmp_path / "out" / "difficulty.md").read_text()
+
+
+def test_report_refuses_a_run_whose_steps_repeat(tmp_path: Path, rethinker_cli, user_error) -> None:
+    rows = [{"step": step, "reward/mean": 0.1} for step in (0, 1, 2, 3, 0, 1)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = rethinker_cli("report", str(tmp_path), "--out", str(tmp_path / "report"))
+    user_error(result, "metrics.jsonl line 5: step 0 was already logged on line 1", "two runs")
+    assert not (tmp_path / "report").exists()

@@ -37,10 +37,11 @@ def test_series_skips_missing_none_nan_and_non_numbers(tmp_path: Path) -> None:
     assert load_run(tmp_path, label="kl").series("loss/kl") == ([1, 8], [0.5, 2.0])
 
 
-def test_a_resumed_run_keeps_the_last_row_of_a_repeated_step(tmp_path: Path) -> None:
+def test_a_repeated_step_is_refused_naming_both_lines(tmp_path: Path) -> None:
     lines = [{"step": 1, "reward/mean": 0.1}, {"step": 2, "reward/mean": 0.2}, {"step": 2, "reward/mean": 0.3}]
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    assert load_run(tmp_path).series("reward/mean") == ([1, 2], [0.1, 0.3])
+    with pytest.raises(RunError, match="line 3: step 2 was already logged on line 2"):
+        load_run(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -56,8 +57,8 @@ def test_a_resumed_run_keeps_the_last_row_of_a_repeated_step(tmp_path: Path) -> 
     ],
 )
 def test_a_malformed_metrics_line_names_file_and_line(tmp_path: Path, bad_line: str, reason: str) -> None:
-    good = json.dumps({"step": 1, "reward/mean": 0.5})
-    (tmp_path / "metrics.jsonl").write_text(f"{good}\n{good}\n{bad_line}\n")
+    good = [json.dumps({"step": step, "reward/mean": 0.5}) for step in (1, 2)]
+    (tmp_path / "metrics.jsonl").write_text(f"{good[0]}\n{good[1]}\n{bad_line}\n")
     with pytest.raises(RunError, match=rf"metrics\.jsonl line 3: {reason}"):
         load_run(tmp_path)
 

@@ -69,13 +69,24 @@ def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def parse_metrics(path: Path) -> list[dict[str, Any]]:
-    """The rows of a `metrics.jsonl`, by step; a later row for a step replaces an earlier one (a resumed run)."""
+    """The rows of a `metrics.jsonl`, by step; a step logged twice (rows of two runs in one file) is an error.
+
+    A resumed run drops the rows after its checkpoint before logging again, so a repeated step means the file mixes an
+    abandoned run with a newer one, and a plot of it would be silently wrong.
+    """
     by_step: dict[int, dict[str, Any]] = {}
+    first_line: dict[int, int] = {}
     for number, row in json_objects(path):
         step = finite_number(row.get("step"))
         if step is None or step != int(step):
             raise RunError(f"{path} line {number}: 'step' must be an integer, got {row.get('step')!r}")
+        if int(step) in by_step:
+            raise RunError(
+                f"{path} line {number}: step {int(step)} was already logged on line {first_line[int(step)]}; the file"
+                " mixes rows of two runs: keep one run's rows (or rerun training with resume=true)"
+            )
         by_step[int(step)] = {**row, "step": int(step)}
+        first_line[int(step)] = number
     return [by_step[step] for step in sorted(by_step)]
 
 

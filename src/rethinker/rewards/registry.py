@@ -119,16 +119,28 @@ BUILTIN_REWARDS: dict[str, BuiltinReward] = {
 }
 
 
-def as_reward_result(value: Any, spec: str) -> RewardResult:
-    """A user function's return value (a RewardResult, a number, or a dict with "reward") as a RewardResult."""
+class RewardValueError(UserError, TypeError):
+    """A user's reward function returned no finite reward; the message names the function and the sample."""
+
+
+def as_reward_result(value: Any, spec: str, sample: str = "") -> RewardResult:
+    """A user function's return value (a RewardResult, a number, or a dict with "reward") as a RewardResult.
+
+    The reward must be a finite number, also inside a RewardResult; `sample` names the scored sample in errors.
+    """
     if isinstance(value, RewardResult):
+        raw = value.reward
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise RewardValueError(
+                f"reward {spec!r} returned a RewardResult with reward {raw!r}{sample}; expected a finite number"
+            )
         return value
     fields = dict(value) if isinstance(value, dict) else {"reward": value}
     if "reward" not in fields:
-        raise ValueError(f"reward {spec!r} returned a dict without a 'reward' key: {sorted(fields)}")
+        raise RewardValueError(f"reward {spec!r} returned a dict without a 'reward' key{sample}: {sorted(fields)}")
     raw = fields.pop("reward")
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise TypeError(f"reward {spec!r} returned reward {raw!r}; expected a finite number")
+        raise RewardValueError(f"reward {spec!r} returned reward {raw!r}{sample}; expected a finite number")
     correct = bool(fields.pop("correct", raw > 0))
     extracted = fields.pop("extracted", None)
     return RewardResult(float(raw), correct, None if extracted is None else str(extracted), "custom", fields)
@@ -144,7 +156,8 @@ class UserReward:
 
     def __call__(self, response: str, example: Example, verifier: Verifier) -> RewardResult:
         arguments = (response, example, verifier) if self.takes_verifier else (response, example)
-        return as_reward_result(self.function(*arguments), self.spec)
+        sample = f" for example {example.id!r} (response {response[:40]!r})"
+        return as_reward_result(self.function(*arguments), self.spec, sample)
 
 
 def _required_positionals(function: Callable[..., Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config
+from rethinker.data.errors import DataError
 from rethinker.models.processor import PromptTooLongError
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
@@ -19,7 +21,12 @@ from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
 from rethinker.telemetry import MetricsLogger, progress_bar
-from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
+from rethinker.train.checkpoint import (
+    checkpoint_to_resume,
+    latest_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+)
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.distributed import (
     SilentLogger,
@@ -38,12 +45,22 @@ from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
 from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
+from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, record_config_changes
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
 from rethinker.train.schedule import stage_at
-from rethinker.train.update import UpdateSettings, logprob_gap, policy_update, recompute_logprobs
+from rethinker.train.update import NonFiniteGuard, UpdateSettings, logprob_gap, policy_update, recompute_logprobs
 
 log = logging.getLogger(__name__)
+
+
+def nonfinite_samples(samples: list[Sample]) -> str | None:
+    """Why a batch cannot train ("advantage nan"...), or None when every reward and advantage is finite."""
+    for name in ("reward", "advantage"):
+        bad = [getattr(s, name) for s in samples if not math.isfinite(getattr(s, name))]
+        if bad:
+            return f"{len(bad)} {name}s like {bad[0]}"
+    return None
 
 
 def step_seed(seed: int, step: int, stream: int = 0) -> int:
@@ -62,10 +79,9 @@ class GRPOTrainer:
         self.seed_per_query = config.distributed.seed_per_query or self.dist.active
         if self.dist.world_size > config.train.queries_per_episode:
             raise ValueError(f"{self.dist.world_size} ranks need train.queries_per_episode >= {self.dist.world_size}")
-        if self.dist.is_main:
-            (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
+        self.config_changes = check_resume_config(self.run_dir, config) if checkpoint is not None else {}
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         prompt = config.prompt
@@ -99,6 +115,11 @@ class GRPOTrainer:
         self.episode_metrics: dict[str, float] = {}
         self.step = 0
         self.skipped_prompts = 0
+        self.skipped_examples = 0
+        self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_in_a_row)
+        self.saved_step: int | None = None
+        self.eval_bank_checked = False
+        self.eval_skipped = 0
         self.samples_generated = 0
         self.logger = (
             MetricsLogger(
@@ -109,6 +130,19 @@ class GRPOTrainer:
         )
         if checkpoint is not None:
             self._restore(checkpoint)
+        elif self.dist.is_main:
+            self._start_clean()
+        if self.dist.is_main:
+            record_config_changes(self.run_dir, config, self.step, self.config_changes)
+            (self.run_dir / CONFIG_FILE).write_text(dump_config(config))
+
+    def _start_clean(self) -> None:
+        """A fresh run: set aside metric rows an earlier run left without a checkpoint, so no step is logged twice."""
+        moved = self.logger.set_aside()
+        if moved is not None:
+            log.warning(
+                "%s holds no checkpoint: starting at step 0; the earlier rows were moved to %s", self.run_dir, moved
+            )
 
     def _restore(self, checkpoint: Path) -> None:
         state = load_trainer_state(checkpoint)
@@ -118,6 +152,9 @@ class GRPOTrainer:
         self.step = int(state["step"])
         self.skipped_prompts = int(state["skipped_prompts"])
         self.samples_generated = int(state["samples_generated"])
+        self.skipped_examples = int(state.get("skipped_examples", 0))
+        self.nonfinite.load_state_dict(state.get("nonfinite", {}))
+        self.saved_step = self.step
         self.episode_metrics = dict(state["episode_metrics"])
         self.pending = [
             UpdateBatch([Sample.from_state(s) for s in batch["samples"]], list(batch["replayed"]))
@@ -135,6 +172,8 @@ class GRPOTrainer:
             "data_position": self.stream.position,
             "skipped_prompts": self.skipped_prompts,
             "samples_generated": self.samples_generated,
+            "skipped_examples": self.skipped_examples,
+            "nonfinite": self.nonfinite.state_dict(),
             "episode_metrics": self.episode_metrics,
             "pending": [
                 {"samples": [s.to_state() for s in batch.samples], "replayed": batch.replayed} for batch in self.pending
@@ -146,10 +185,19 @@ class GRPOTrainer:
         """Checkpoint the model (Hugging Face format) and the trainer state at the current step.
 
         Later checkpoints copy the processor files from this one, so pruning older checkpoints never loses them.
-        Under torchrun every rank gathers the state and rank 0 alone writes it.
+        Under torchrun every rank gathers the state and rank 0 alone writes it. A step is saved once; while updates are
+        being skipped as non-finite nothing is saved, so the newest checkpoint stays the last good one.
         """
-        state = self._state()
         path = self.run_dir / "checkpoints" / f"step-{self.step}"
+        if self.saved_step == self.step:
+            return path
+        newest = latest_checkpoint(self.run_dir / "checkpoints") if self.nonfinite.in_a_row else None
+        if newest is not None:
+            log.warning(
+                "not saving step %d: its update was skipped as non-finite; %s stays the newest", self.step, newest
+            )
+            return newest
+        state = self._state()
         if self.dist.is_main:
             path = save_checkpoint(
                 self.run_dir / "checkpoints",
@@ -161,6 +209,7 @@ class GRPOTrainer:
             )
         barrier()
         self.policy.source = path
+        self.saved_step = self.step
         return path
 
     @property
@@ -201,7 +250,40 @@ class GRPOTrainer:
                 except PromptTooLongError as exc:
                     self.skipped_prompts += 1
                     log.warning("skipping example %s: %s", self.train_bank.examples[index].id, exc)
+                except DataError as exc:
+                    self._skip_bad_example(exc)
         return chosen
+
+    def _skip_bad_example(self, error: DataError) -> None:
+        """Under data.on_error=skip, count and log an example failing when first used (a corrupt image); else raise."""
+        if self.config.data.on_error != "skip":
+            raise error
+        self.skipped_examples += 1
+        log.warning("skipping example (data.on_error=skip): %s", error)
+
+    def usable_eval_bank(self) -> PromptBank:
+        """The held-out bank without examples that fail to encode (counted in `eval/skipped`), under on_error=skip."""
+        bank = self.eval_bank
+        if self.config.data.on_error != "skip":
+            return bank
+        kept = []
+        for index, example in enumerate(bank.examples):
+            try:
+                bank.input_ids(index)
+                kept.append(example)
+            except DataError as exc:
+                self.eval_skipped += 1
+                log.warning("skipping held-out example (data.on_error=skip): %s", exc)
+        if len(kept) < len(bank):
+            bank = PromptBank(
+                bank.processor,
+                kept,
+                bank.template,
+                bank.system,
+                bank.max_prompt_tokens,
+                pixel_cache_bytes=bank.pixel_cache.max_bytes,
+            )
+        return bank
 
     def generate(self, queries: list[int], positions: range, round_index: int) -> list[list[Generation]]:
         """Response groups for `queries` (at `positions` in the episode), seeded per batch or per query.
@@ -411,9 +493,14 @@ class GRPOTrainer:
         metrics.update(self.stage_metrics())
         batch = self.replay.select(self.pending.pop(0), self.step)
         update_start = time.perf_counter()
-        if batch.samples:
+        unusable = nonfinite_samples(batch.samples)
+        if unusable is not None:
+            log.warning("skipping the update of step %d: %s", self.step + 1, unusable)
+            metrics["train/nonfinite"] = 1.0
+        elif batch.samples:
             metrics.update(self.update(batch.samples))
         update_s = time.perf_counter() - update_start
+        metrics.update(self.nonfinite.record(metrics.get("train/nonfinite", 0.0) > 0))
         metrics.update(batch_metrics(batch, self.step))
         metrics.update(self.replay.metrics())
         metrics.update(self.train_bank.metrics())
@@ -425,6 +512,7 @@ class GRPOTrainer:
                 "batch/size": float(len(batch.samples)),
                 "adv/abs_mean": float(advantages.abs().mean()) if batch.samples else 0.0,
                 "data/skipped_prompts": float(self.skipped_prompts),
+                "data/skipped": float(self.skipped_examples),
                 "rollout/samples_total": float(self.samples_generated),
                 "time/update_s": update_s,
                 "time/step_s": time.perf_counter() - start,
@@ -440,7 +528,12 @@ class GRPOTrainer:
         if not self.dist.is_main:
             return {}
         max_new = self.config.eval_max_new_tokens_at(self.step)
-        return evaluate(
+        if not self.eval_bank_checked:
+            self.eval_bank = self.usable_eval_bank()
+            self.eval_bank_checked = True
+        if not len(self.eval_bank):
+            return {"eval/skipped": float(self.eval_skipped)}
+        return {"eval/skipped": float(self.eval_skipped)} | evaluate(
             self.policy,
             self.eval_bank,
             self.reward_fn,
@@ -465,9 +558,17 @@ class GRPOTrainer:
                     self.logger.log(0, {**self.data_counts, **start})
             while self.step < total:
                 metrics = self.train_step()
+                if self.config_changes:
+                    metrics["resume/config_changes"] = float(len(self.config_changes))
+                    self.config_changes = {}
                 if len(self.eval_bank) and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
                 self.logger.log(self.step, metrics)
+                self.nonfinite.stop_if_diverged(
+                    self.step,
+                    latest_checkpoint(self.run_dir / "checkpoints"),
+                    f"lower optim.lr (now {self.config.optim.lr:g}) or check the reward {self.config.reward.fn!r}",
+                )
                 if self.should(self.config.checkpoint.every):
                     self.save()
                 bar.update(1)

@@ -34,6 +34,7 @@ from rethinker.train.sft_data import (
     length_sorted_chunks,
     total_steps,
 )
+from rethinker.train.update import NonFiniteGuard, nonfinite_reason
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class SFTTrainer:
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
+        (self.run_dir / "config.yaml").write_text(dump_config(config))
         model_cfg = config.model
         self.source = Path(checkpoint) if checkpoint is not None else resolve_model_path(model_cfg.path)
         self.model = load_model(self.source, model_cfg.dtype, model_cfg.trust_remote_code)
@@ -89,6 +90,7 @@ class SFTTrainer:
         self.skipped_long = 0
         self.elapsed_s = 0.0
         self.last_checkpoint: tuple[int, Path] | None = None
+        self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_in_a_row)
         self.warned: set[str] = set()
         self.logger = MetricsLogger(
             self.run_dir, config.logging.tensorboard, config.logging.wandb_project if config.logging.wandb else None
@@ -104,6 +106,7 @@ class SFTTrainer:
         self.step = int(state["step"])
         self.skipped_long = int(state["skipped_long"])
         self.elapsed_s = float(state["elapsed_s"])
+        self.nonfinite.load_state_dict(state.get("nonfinite", {}))
         self.last_checkpoint = (self.step, checkpoint)
         torch.set_rng_state(state["rng"])
         self.logger.truncate_after(self.step)
@@ -121,6 +124,7 @@ class SFTTrainer:
             "data_position": self.stream.position,
             "skipped_long": self.skipped_long,
             "elapsed_s": self.elapsed_s,
+            "nonfinite": self.nonfinite.state_dict(),
             "rng": torch.get_rng_state(),
         }
         path = save_checkpoint(
@@ -162,9 +166,15 @@ class SFTTrainer:
             (nll / max(total_tokens, 1)).backward()
             nll_total += nll.item()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.optim.grad_clip)
-        self.optimizer.step()
+        reason = nonfinite_reason(nll_total, float(grad_norm))
+        if reason is None:
+            self.optimizer.step()
+        else:
+            log.warning("skipping the update of step %d: %s", self.step + 1, reason)
+            self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return {
+            **self.nonfinite.record(reason is not None),
             "loss/sft": nll_total / max(total_tokens, 1),
             "lr": lr,
             "grad_norm": float(grad_norm),
@@ -237,7 +247,9 @@ class SFTTrainer:
                 if self.eval_records and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
                 self.logger.log(self.step, metrics)
-                if self.should(self.config.checkpoint.every):
+                newest = self.last_checkpoint[1] if self.last_checkpoint is not None else None
+                self.nonfinite.stop_if_diverged(self.step, newest, f"lower optim.lr (now {self.config.optim.lr:g})")
+                if self.should(self.config.checkpoint.every) and not self.nonfinite.in_a_row:
                     self.save()
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss/sft']:.3f}")

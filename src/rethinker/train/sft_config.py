@@ -42,6 +42,9 @@ class SFTTrainConfig(Strict):
 
     epochs: float = Field(1.0, gt=0, description="Passes over the training set; ignored when `steps` is set.")
     steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides `epochs` when set.")
+    max_nonfinite_in_a_row: int = Field(
+        3, ge=1, description="Updates with a non-finite loss or gradient skipped in a row before stopping."
+    )
     global_batch_size: int = Field(32, ge=1, description="Conversations per optimizer step.")
     micro_batch_size: int = Field(4, ge=1, description="Conversations per forward/backward pass.")
     max_length: int = Field(4096, ge=1, description="Longer conversations (image tokens included) are skipped.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel
@@ -13,6 +15,7 @@ from rethinker.algo.kl import kl_estimate
 from rethinker.algo.losses import aggregate, policy_loss
 from rethinker.algo.nll import token_mean_nll
 from rethinker.config import AlgoConfig
+from rethinker.errors import UserError
 from rethinker.train.distributed import rank_chunks, sum_across_ranks
 from rethinker.train.logprobs import MicroBatch, PixelFn, collate, response_logprobs
 from rethinker.train.samples import Sample
@@ -72,6 +75,52 @@ def share(chunk: MicroBatch, total_tokens: float, total_seqs: int, mode: str) ->
     return chunk.response_mask.shape[0] / max(total_seqs, 1)
 
 
+class NonFiniteTrainingError(UserError):
+    """Too many updates in a row had a non-finite loss, gradient or advantage: the run stops, checkpoints kept."""
+
+
+@dataclass
+class NonFiniteGuard:
+    """Counts updates skipped as non-finite; `limit` of them in a row stop the run."""
+
+    limit: int
+    in_a_row: int = 0
+    skipped: int = 0
+
+    def record(self, skipped: bool) -> dict[str, float]:
+        """Count one update; returns `train/nonfinite` (this step) and `train/skipped_nonfinite` (in all)."""
+        self.in_a_row = self.in_a_row + 1 if skipped else 0
+        self.skipped += int(skipped)
+        return {"train/nonfinite": float(skipped), "train/skipped_nonfinite": float(self.skipped)}
+
+    def stop_if_diverged(self, step: int, newest: Path | None, advice: str) -> None:
+        """Raise `NonFiniteTrainingError` once `limit` updates in a row were skipped, naming the checkpoint kept."""
+        if self.in_a_row < self.limit:
+            return
+        kept = f"the newest checkpoint, {newest}, is kept" if newest is not None else "no checkpoint was saved"
+        raise NonFiniteTrainingError(
+            f"training stopped at step {step}: {self.in_a_row} updates in a row had a non-finite loss, gradient or"
+            f" advantage (train.max_nonfinite_in_a_row={self.limit}); {kept}; {advice}"
+        )
+
+    def state_dict(self) -> dict[str, int]:
+        """The counters a resume restores."""
+        return {"in_a_row": self.in_a_row, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore the counters (absent in checkpoints written before they existed)."""
+        self.in_a_row = int(state.get("in_a_row", 0))
+        self.skipped = int(state.get("skipped", 0))
+
+
+def nonfinite_reason(loss: float, grad_norm: float) -> str | None:
+    """Why an update must be skipped ("loss nan", "grad norm inf"...), or None when loss and gradient are finite."""
+    problems = [
+        f"{name} {value}" for name, value in (("loss", loss), ("grad norm", grad_norm)) if not math.isfinite(value)
+    ]
+    return ", ".join(problems) or None
+
+
 def policy_update(
     model: PreTrainedModel,
     ref_model: PreTrainedModel | None,
@@ -85,7 +134,8 @@ def policy_update(
 
     Every rank passes the same global batch and computes its own micro-batches, weighted by their share of the global
     batch, so the sum of the ranks' gradients is the single-process gradient (FSDP averages across ranks, hence the
-    loss is scaled by the world size); the metrics are summed across ranks likewise.
+    loss is scaled by the world size); the metrics are summed across ranks likewise. A pass whose loss or gradient
+    norm is not finite changes nothing (no optimizer step) and sets `train/nonfinite` to 1.
     """
     algo = settings.algo
     totals = {"loss/policy": 0.0, "loss/kl": 0.0, "loss/sft": 0.0, "policy/clip_frac": 0.0, "policy/ratio_mean": 0.0}
@@ -95,9 +145,11 @@ def policy_update(
     sft_selected = {id(s) for s in samples if s.accepted_rethink and s.advantage > 0}
     sft_tokens = float(sum(s.response_length for s in samples if id(s) in sft_selected))
     timers = {"time/forward_s": 0.0, "time/backward_s": 0.0, "time/optimizer_s": 0.0}
+    skipped: list[str] = []
     model.train()
     for _ in range(algo.update_epochs):
         optimizer.zero_grad(set_to_none=True)
+        epoch_loss = 0.0
         for chunk_samples, scale in chunks:
             started = time.perf_counter()
             batch = collate(chunk_samples, settings.pad_id, pixels)
@@ -136,15 +188,27 @@ def policy_update(
                     totals["loss/sft"] += settings.sft_coef * nll.item()
             backward_start = time.perf_counter()
             timers["time/forward_s"] += backward_start - started
+            epoch_loss += float(total.detach())
             (total * settings.world_size).backward()
             timers["time/backward_s"] += time.perf_counter() - backward_start
         optimizer_start = time.perf_counter()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
+        reason = nonfinite_reason(epoch_loss, float(_full(grad_norm)))
+        if reason is None:
+            optimizer.step()
+        else:
+            skipped.append(reason)
+            optimizer.zero_grad(set_to_none=True)
         timers["time/optimizer_s"] += time.perf_counter() - optimizer_start
     scheduler.step()
     epochs = algo.update_epochs
     metrics = {key: value / epochs for key, value in sum_across_ranks(totals).items()}
-    metrics["grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+    metrics["grad_norm"] = float(_full(grad_norm))
     metrics["lr"] = scheduler.get_last_lr()[0]
+    metrics["train/nonfinite"] = float(bool(skipped))
     return {**metrics, **timers}
+
+
+def _full(tensor: torch.Tensor) -> torch.Tensor:
+    """A distributed tensor gathered whole (a plain tensor as it is)."""
+    return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
