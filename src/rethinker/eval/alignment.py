@@ -45,7 +45,7 @@ def find_run_config(model: str) -> Path | None:
     folder = Path(model)
     if not folder.is_dir():
         return None
-    for candidate in [folder, *folder.resolve().parents][:SEARCH_LEVELS]:
+    for candidate in [folder, *folder.absolute().parents][:SEARCH_LEVELS]:
         if (candidate / RUN_CONFIG).is_file():
             return candidate / RUN_CONFIG
     return None
