@@ -76,7 +76,7 @@ def test_cache_keeps_replies_and_skips_a_line_cut_by_a_crash(tmp_path: Path) -> 
 
 class FakeJudge(BaseHTTPRequestHandler):
     """Answers by the `[[marker]]` in the response to read: `fail` 500, `garbage` non-JSON, `ramble` a long reply,
-    `empty` no choices; any other marker gets the answer the test set for it."""
+    `empty` no choices; any other marker (`default` when there is none) gets the answer the test set for it."""
 
     answers: dict[str, str] = {}
     seen: list[dict[str, Any]] = []
@@ -84,7 +84,8 @@ class FakeJudge(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         content = body["messages"][-1]["content"]
-        marker = MARKER.findall(content.rsplit("Now the problem to read", 1)[1])[-1]
+        markers = MARKER.findall(content.rsplit("Now the problem to read", 1)[1])
+        marker = markers[-1] if markers else "default"
         type(self).seen.append({"marker": marker, "auth": self.headers.get("Authorization"), "model": body["model"]})
         if marker == "fail":
             self._send(500, b'{"error": "boom"}')
@@ -198,6 +199,43 @@ def test_score_with_a_faulty_judge_falls_back_to_the_rules_and_rescoring_is_free
     assert rescored["average"] == written["average"]
 
 
+def mmmath_data(folder: Path, count: int = 3) -> Path:
+    """A text-only MM-Math file whose gold answers are 2, 3, 4..."""
+    rows = {
+        str(index): {
+            "question": f"Find x in the figure ({index}).",
+            "file_name": "",
+            "solution": f"So $\\boxed{{{index + 2}}}$.",
+            "year": "八年级上学期",
+            "difficult": "容易",
+            "knowledge": ["Functions"],
+        }
+        for index in range(count)
+    }
+    path = folder / "mmmath.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_resuming_a_finished_run_with_a_judge_rescores_it_without_generating(
+    rethinker_cli: CLI, fake_judge: tuple[str, type[FakeJudge]], tmp_path: Path
+) -> None:
+    url, handler = fake_judge
+    handler.answers = {"default": "2"}
+    data = mmmath_data(tmp_path)
+    argv = ["eval", "--model", "tiny", "--benchmark", "mmmath", "--data", str(data), "--out", str(tmp_path / "out")]
+    argv += ["--max-new-tokens", "4"]
+    assert rethinker_cli(*argv).returncode == 0
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["extractors"] == {"rules": 3}
+    judge = ["--judge", url, "--judge-model", "m", "--judge-cache", str(tmp_path / "cache.jsonl")]
+    result = rethinker_cli(*argv, *judge)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert (written["counts"]["resumed"], written["counts"]["generated"]) == (3, 0)
+    assert written["extractors"] == {"judge": 3} and written["overall"]["correct"] == 1
+    assert len(handler.seen) == 3
+
+
 def test_judge_needs_a_model_name(rethinker_cli: CLI, user_error: Callable[..., None], tmp_path: Path) -> None:
     responses = tmp_path / "r.jsonl"
     responses.write_text(json.dumps({"id": "1", "response": "x"}) + "\n")
@@ -247,21 +285,7 @@ def served_tiny(tmp_path: Path) -> Iterator[str]:
 
 
 def test_eval_with_rethinker_serve_as_the_judge(rethinker_cli: CLI, served_tiny: str, tmp_path: Path) -> None:
-    examples = get_benchmark("mmmath").load
-    data = tmp_path / "mmmath.json"
-    rows = {
-        str(index): {
-            "question": f"Find x in the figure ({index}).",
-            "file_name": "",
-            "solution": f"So $\\boxed{{{index + 2}}}$.",
-            "year": "八年级上学期",
-            "difficult": "容易",
-            "knowledge": ["Functions"],
-        }
-        for index in range(3)
-    }
-    data.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    assert [example.answer for example in examples(data)] == ["2", "3", "4"]
+    data = mmmath_data(tmp_path)
     argv = ["eval", "--model", "tiny", "--benchmark", "mmmath", "--data", str(data), "--out", str(tmp_path / "out")]
     judge = ["--judge", served_tiny, "--judge-model", "tiny", "--judge-cache", str(tmp_path / "cache.jsonl")]
     result = rethinker_cli(*argv, "--max-new-tokens", "6", *judge)

@@ -61,6 +61,24 @@ def score_problem(benchmark: Benchmark, responses: ProblemResponses) -> ScoredSa
     return replace(firsts[0], details=details)
 
 
+def recorded_responses(sample: ScoredSample, example: Example) -> ProblemResponses:
+    """A finished problem's responses back from its record, so they can be scored again (by a judge, say)."""
+    details = sample.details
+    if SKIPPED_DETAIL in details:
+        return ProblemResponses(example, int(details.get("prompt_tokens", 0)), (), details[SKIPPED_DETAIL])
+    attempts = tuple(
+        Attempt(
+            record["response"],
+            int(record["response_tokens"]),
+            bool(record["ended_with_eos"]),
+            record["rethink"]["response"] if "rethink" in record else None,
+            int(record["rethink"]["continuation_tokens"]) if "rethink" in record else 0,
+        )
+        for record in details.get("attempts") or []
+    )
+    return ProblemResponses(example, int(details.get("prompt_tokens", 0)), attempts)
+
+
 def rethought_sample(sample: ScoredSample) -> ScoredSample:
     """The sample as scored after rethinking its first response (a skipped problem stays as it is)."""
     attempts = sample.details.get("attempts") or []

@@ -24,7 +24,13 @@ from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 from rethinker.eval.judge import JudgeSettings, judge_report, scoring_benchmark
 from rethinker.eval.lengths import check_prompt_limit, default_prompt_limit, default_response_tokens, model_context
 from rethinker.eval.outputs import write_outputs
-from rethinker.eval.records import SKIPPED_DETAIL, rethink_results, sampling_results, score_problem
+from rethinker.eval.records import (
+    SKIPPED_DETAIL,
+    recorded_responses,
+    rethink_results,
+    sampling_results,
+    score_problem,
+)
 from rethinker.eval.registry import get_benchmark
 from rethinker.eval.responses import ProblemResponses, PromptStyle, ResponseGenerator
 from rethinker.eval.samples_log import SAMPLES_FILE, SETTINGS_FILE, append_samples, check_settings, read_finished
@@ -229,6 +235,15 @@ def prefetch_answers(benchmark: Benchmark, responses: Sequence[ProblemResponses]
     prefetch(texts)
 
 
+def rescore_finished(
+    benchmark: Benchmark, examples: Sequence[Example], finished: dict[str, ScoredSample]
+) -> dict[str, ScoredSample]:
+    """Score the finished problems again from their recorded responses, so a judge reads resumed ones too."""
+    responses = [recorded_responses(finished[example.id], example) for example in examples if example.id in finished]
+    prefetch_answers(benchmark, responses)
+    return {item.example.id: score_problem(benchmark, item) for item in responses}
+
+
 def _finished_for(examples: Sequence[Example], out: Path) -> dict[str, ScoredSample]:
     """The finished samples of this selection; samples of problems outside it mean the folder holds another run."""
     finished = read_finished(out / SAMPLES_FILE)
@@ -256,6 +271,8 @@ def run_eval(settings: EvalSettings, judge: JudgeSettings | None = None) -> dict
     finished = _finished_for(examples, out)
     check_settings(out / SETTINGS_FILE, settings.generation_settings(), fresh=not finished)
     scoring = scoring_benchmark(benchmark, judge)
+    if judge is not None and finished:
+        finished = rescore_finished(scoring, examples, finished)
     new = generate_missing(settings, scoring, examples, finished, context)
     scored = [new.get(example.id) or finished[example.id] for example in examples]
     extra: dict[str, Any] = {
