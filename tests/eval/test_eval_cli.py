@@ -61,6 +61,7 @@ def test_eval_works_with_its_own_defaults_on_the_tiny_model(rethinker_cli: CLI, 
     generation = results(tmp_path / "out")["generation"]
     assert generation["max_new_tokens"] == default_response_tokens(2048, rethink=False) == 1024
     assert generation["template"] == "official" and generation["aligned_with"] is None
+    assert generation["engine"] == "hf"
     assert "| overall |" in result.stdout
 
 
@@ -106,6 +107,7 @@ def test_a_checkpoint_is_asked_as_its_run_was_trained(rethinker_cli: CLI, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     generation = results(tmp_path / "aligned")["generation"]
     assert generation["aligned_with"] == str((tmp_path / "run" / "config.yaml").resolve())
+    assert "asking as trained" in result.stderr
     assert (generation["template"], generation["system"]) == ("rethink", "Think first.")
     assert (generation["min_pixels"], generation["max_pixels"], generation["max_new_tokens"]) == (3136, 12544, 6)
     samples = [json.loads(line) for line in (tmp_path / "aligned" / "samples.jsonl").read_text().splitlines()]

@@ -217,6 +217,7 @@ def mmmath_data(folder: Path, count: int = 3) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_with_a_judge_rescores_it_without_generating(
     rethinker_cli: CLI, fake_judge: tuple[str, type[FakeJudge]], tmp_path: Path
 ) -> None:

@@ -60,7 +60,12 @@ def add_parsers(subparsers: Any) -> None:
     evaluate.add_argument("--min-pixels", type=int, help="default: the training run's")
     evaluate.add_argument("--max-pixels", type=int, help="default: the training run's")
     evaluate.add_argument("--max-prompt-tokens", type=int, help="longer prompts are skipped and counted")
-    evaluate.add_argument("--engine", default="hf", choices=ENGINES, help="hf (CPU or GPU) or vllm (GPU)")
+    evaluate.add_argument(
+        "--engine",
+        default="auto",
+        choices=ENGINES,
+        help="hf (CPU or GPU), vllm (GPU); auto: vllm where installed on GPU",
+    )
     evaluate.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm: share of GPU memory")
     evaluate.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     evaluate.add_argument("--device", default="auto", help="hf engine: auto, cpu, cuda, cuda:1 ...")

@@ -7,6 +7,7 @@ optional test-time rethinking, scores, append to `samples.jsonl` -> aggregate wi
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -45,7 +46,8 @@ from rethinker.train.policy import resolve_model_path
 logger = logging.getLogger(__name__)
 
 
-ENGINES = ("hf", "vllm")
+ENGINES = ("auto", "hf", "vllm")
+"""`auto`: vLLM when a CUDA GPU and the `vllm` package are present (and `--device` is not the CPU), else HF."""
 VLLM_MAX_IMAGES = 8
 """Images one vLLM prompt may hold in an evaluation (MMMU has up to 7)."""
 
@@ -78,7 +80,7 @@ class EvalSettings:
     dtype: str = "auto"
     device: str = "auto"
     seed: int = 0
-    engine: str = "hf"
+    engine: str = "auto"
     gpu_memory_utilization: float = 0.9
     aligned_with: str | None = None
 
@@ -134,6 +136,14 @@ class EvalSettings:
         return fields
 
 
+def chosen_engine(engine: str, device: str) -> str:
+    """The engine `auto` stands for here: vLLM on a CUDA machine that has it (unless the CPU is asked for), else HF."""
+    if engine != "auto":
+        return engine
+    gpu = torch.cuda.is_available() and not device.startswith("cpu")
+    return "vllm" if gpu and importlib.util.find_spec("vllm") is not None else "hf"
+
+
 def resolved(settings: EvalSettings, context: int) -> EvalSettings:
     """The settings with unset values filled: from the checkpoint's training run when there is one, then defaults.
 
@@ -153,6 +163,7 @@ def resolved(settings: EvalSettings, context: int) -> EvalSettings:
         or trained.max_new_tokens
         or default_response_tokens(context, settings.rethink),
         aligned_with=str(trained.config.resolve()) if trained.config else None,
+        engine=chosen_engine(settings.engine, settings.device),
     )
 
 
@@ -160,7 +171,11 @@ def resolved(settings: EvalSettings, context: int) -> EvalSettings:
 
 
 def build_engine(settings: EvalSettings, path: Path, processor: VisionProcessor) -> RolloutEngine:
-    """The rollout engine `settings.engine` names: Hugging Face `generate`, or vLLM (which loads the weights itself)."""
+    """The rollout engine `settings.engine` names: Hugging Face `generate`, or vLLM.
+
+    vLLM loads the checkpoint itself; with no trainer weights to follow (sleep level 0, no weight sync), it is given
+    an empty module in place of the trainer's model.
+    """
     if settings.engine == "vllm":
         vllm_settings = VLLMSettings(
             model_path=str(path),
@@ -265,6 +280,16 @@ def run_eval(settings: EvalSettings, judge: JudgeSettings | None = None) -> dict
     benchmark = get_benchmark(settings.benchmark)
     context = model_context(resolve_model_path(settings.model))
     settings = resolved(settings, context)
+    if settings.aligned_with:
+        logger.info(
+            "asking as trained (%s): template %r, system %r, pixels %s..%s, %d new tokens",
+            settings.aligned_with,
+            settings.template,
+            settings.system,
+            settings.min_pixels,
+            settings.max_pixels,
+            settings.response_tokens,
+        )
     examples = benchmark.load(Path(settings.data), limit=settings.limit)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
