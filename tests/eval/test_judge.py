@@ -80,8 +80,23 @@ class FakeJudge(BaseHTTPRequestHandler):
 
     answers: dict[str, str] = {}
     seen: list[dict[str, Any]] = []
+    in_flight = 0
+    most_in_flight = 0
+    lock = threading.Lock()
 
     def do_POST(self) -> None:  # noqa: N802
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
+        try:
+            time.sleep(0.05)
+            self._answer()
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+    def _answer(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         content = body["messages"][-1]["content"]
         markers = MARKER.findall(content.rsplit("Now the problem to read", 1)[1])
@@ -111,7 +126,7 @@ class FakeJudge(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_judge() -> Iterator[tuple[str, type[FakeJudge]]]:
-    handler = type("Judge", (FakeJudge,), {"answers": {}, "seen": []})
+    handler = type("Judge", (FakeJudge,), {"answers": {}, "seen": [], "lock": threading.Lock()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -144,6 +159,8 @@ def judge_argv(url: str, responses: Path, out: Path, cache: Path) -> list[str]:
         "--judge-api-key-env",
         "JUDGE_KEY",
         "--judge-attempts",
+        "2",
+        "--judge-concurrency",
         "2",
         "--judge-cache",
         str(cache),
@@ -186,6 +203,7 @@ def test_score_with_a_faulty_judge_falls_back_to_the_rules_and_rescoring_is_free
     assert samples[examples[4].id]["details"]["extractor"] == "rules-fallback"
     assert {entry["auth"] for entry in handler.seen} == {f"Bearer {SECRET}"}
     assert {entry["model"] for entry in handler.seen} == {"judge-x"}
+    assert handler.most_in_flight == 2
     for path in [*(tmp_path / "out").iterdir(), cache]:
         assert SECRET not in path.read_text()
     assert SECRET not in result.stdout + result.stderr
