@@ -119,7 +119,7 @@ class AnswerJudge:
         self.cache_hits = 0
 
     def messages(self, benchmark: Benchmark, response: str, example: Example) -> list[dict[str, str]]:
-        """The extraction request for one response (the question as the model was asked it)."""
+        """The extraction request for one response, with the benchmark's own question (its hint and choices)."""
         return extraction_messages(benchmark.NAME, benchmark.build_prompt(example, None), response)
 
     def key(self, messages: list[dict[str, str]]) -> str:
@@ -139,19 +139,21 @@ class AnswerJudge:
             asyncio.run(self._ask_all(todo))
 
     async def _ask_all(self, todo: dict[str, list[dict[str, str]]]) -> None:
-        """Send the requests through one client (its own event loop), storing each reply as it arrives."""
+        """Send the requests through one client (its own event loop); each reply is cached as soon as it arrives."""
         async with ChatClient("judge", self.endpoint) as client:
-            results = await asyncio.gather(
-                *(client.complete(messages) for messages in todo.values()), return_exceptions=True
-            )
-            self._merge(client.stats)
-        for key, result in zip(todo, results, strict=True):
-            if isinstance(result, ChatRequestError):
-                self.failures[key] = result.reason
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                self.cache.put(key, result.content)
+            try:
+                await asyncio.gather(*(self._ask(client, key, messages) for key, messages in todo.items()))
+            finally:
+                self._merge(client.stats)
+
+    async def _ask(self, client: ChatClient, key: str, messages: list[dict[str, str]]) -> None:
+        """One request: its reply goes to the cache, a final failure to `failures` with its reason."""
+        try:
+            reply = await client.complete(messages)
+        except ChatRequestError as error:
+            self.failures[key] = error.reason
+        else:
+            self.cache.put(key, reply.content)
 
     def _merge(self, stats: RequestStats) -> None:
         """Add one client's request counts to the judge's."""
