@@ -93,6 +93,7 @@ def make_run(tmp_path: Path, **config: Any) -> Path:
 
 
 TRAINED = {
+    "run_dir": "runs/aligned",
     "model": {"path": "tiny", "min_pixels": 3136, "max_pixels": 12544},
     "prompt": {"template": "rethink", "system": "Think first.", "max_prompt_tokens": 1024},
     "rollout": {"max_new_tokens": 64},
@@ -122,7 +123,7 @@ def test_a_checkpoint_is_asked_as_its_run_was_trained(rethinker_cli: CLI, tmp_pa
 
 
 def test_sft_runs_give_their_template_and_malformed_configs_name_the_key(tmp_path: Path) -> None:
-    checkpoint = make_run(tmp_path, data={"template": "r1"}, model={"max_pixels": "big"})
+    checkpoint = make_run(tmp_path, run_dir="runs/sft", data={"template": "r1"}, model={"max_pixels": "big"})
     config = find_run_config(str(checkpoint))
     assert config == tmp_path / "run" / "config.yaml"
     try:
@@ -131,9 +132,11 @@ def test_sft_runs_give_their_template_and_malformed_configs_name_the_key(tmp_pat
         assert "'model.max_pixels' must be a positive integer" in str(error)
     else:
         raise AssertionError("a bad max_pixels was accepted")
-    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"data": {"template": "r1"}}))
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"run_dir": "runs/sft", "data": {"template": "r1"}}))
     assert read_trained_prompting(config).template == "r1"
     assert find_run_config("tiny") is None
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"some_other_tool": True}))
+    assert find_run_config(str(checkpoint)) is None
 
 
 def test_eval_with_the_vllm_engine_uses_the_rollout_engine(rethinker_cli: CLI, tmp_path: Path) -> None:

@@ -40,13 +40,27 @@ class TrainedPrompting:
     max_new_tokens: int | None = None
 
 
+def _load(path: Path) -> Any:
+    """A YAML file's content; a file that is not YAML is an error naming it."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise RunConfigError(f"{path}: not valid YAML ({error})") from error
+
+
+def is_run_config(path: Path) -> bool:
+    """Whether a `config.yaml` is a rethinker run's (a mapping with `run_dir`), not another tool's file."""
+    data = _load(path)
+    return isinstance(data, Mapping) and "run_dir" in data
+
+
 def find_run_config(model: str) -> Path | None:
     """The `config.yaml` of the run a checkpoint folder belongs to, or None (the tiny model, a downloaded model)."""
     folder = Path(model)
     if not folder.is_dir():
         return None
     for candidate in [folder, *folder.absolute().parents][:SEARCH_LEVELS]:
-        if (candidate / RUN_CONFIG).is_file():
+        if (candidate / RUN_CONFIG).is_file() and is_run_config(candidate / RUN_CONFIG):
             return candidate / RUN_CONFIG
     return None
 
@@ -81,10 +95,7 @@ def _trained_response_tokens(data: Mapping[str, Any], path: Path) -> int | None:
 
 def read_trained_prompting(path: Path) -> TrainedPrompting:
     """The prompting settings recorded in a run's `config.yaml` (RL or SFT)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise RunConfigError(f"{path}: not valid YAML ({error})") from error
+    data = _load(path) or {}
     if not isinstance(data, Mapping):
         raise RunConfigError(f"{path}: top level must be a mapping")
     model = _section(data, "model", path)
