@@ -194,16 +194,16 @@ def build_engine(settings: EvalSettings, path: Path, processor: VisionProcessor)
 
 
 def load_generator(settings: EvalSettings, context: int) -> ResponseGenerator:
-    """Load the processor and the engine, and build the batched generator for resolved `settings`."""
+    """Load the processor, check the lengths fit the context, then load the engine and build the generator."""
     path = resolve_model_path(settings.model)
     processor = load_processor(path, settings.min_pixels, settings.max_pixels)
-    engine = build_engine(settings, path, processor)
     trigger_tokens = len(processor.tokenizer.encode(BARE_WAIT, add_special_tokens=False)) if settings.rethink else None
     if settings.max_prompt_tokens is not None:
         check_prompt_limit(context, settings.max_prompt_tokens, settings.response_tokens, trigger_tokens)
     max_prompt_tokens = settings.max_prompt_tokens or default_prompt_limit(
         context, settings.response_tokens, trigger_tokens
     )
+    engine = build_engine(settings, path, processor)
     return ResponseGenerator(engine, processor, settings.sampling_params(), max_prompt_tokens, settings.rethink)
 
 
