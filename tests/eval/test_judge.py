@@ -282,7 +282,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def served_tiny(tmp_path: Path) -> Iterator[str]:
-    """`rethinker serve --model tiny` in a subprocess, on a free loopback port; yields its /v1 URL."""
+    """`rethinker serve --model tiny` in a subprocess, on a free loopback port; yields its /v1 URL once it answers
+    HTTP at all (any status: only the CLI and /v1/chat/completions are the server's stable surface)."""
     port = free_port()
     command = [str(Path(sys.executable).with_name("rethinker")), "serve", "--model", "tiny", "--port", str(port)]
     log = (tmp_path / "serve.log").open("w")
@@ -293,8 +294,8 @@ def served_tiny(tmp_path: Path) -> Iterator[str]:
         assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
         assert time.monotonic() < deadline, "rethinker serve did not come up"
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
+            httpx.get(f"{url}/v1/chat/completions", timeout=2)
+            break
         except httpx.HTTPError:
             time.sleep(0.3)
     yield f"{url}/v1"
