@@ -12,7 +12,16 @@ from rethinker.eval.registry import BENCHMARK_MODULES, UnknownBenchmarkError, be
 
 
 def test_names_are_the_papers_benchmarks() -> None:
-    assert benchmark_names() == ["emma", "mathverse", "mathvision", "mathvista", "megabench", "mmmu", "mmmu_pro"]
+    assert benchmark_names() == [
+        "emma",
+        "mathverse",
+        "mathvision",
+        "mathvista",
+        "megabench",
+        "mmmath",
+        "mmmu",
+        "mmmu_pro",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(BENCHMARK_MODULES))
@@ -27,7 +36,9 @@ def test_each_name_gives_a_benchmark_object(name: str) -> None:
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownBenchmarkError, match="unknown benchmark 'mathvistaa'.*mathvista, megabench, mmmu"):
+    with pytest.raises(
+        UnknownBenchmarkError, match="unknown benchmark 'mathvistaa'.*mathvista, megabench, mmmath, mmmu, mmmu_pro"
+    ):
         get_benchmark("mathvistaa")
 
 

@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 
 from rethinker.eval.cli import add_parsers
+from rethinker.eval.lengths import default_prompt_limit
 from rethinker.eval.registry import BENCHMARK_MODULES, get_benchmark
 from rethinker.eval.rescore import oracle_responses
 from rethinker.eval.responses import PROMPT_TOO_LONG, PromptStyle, encode_problem
-from rethinker.eval.runner import EvalSettings, default_prompt_limit, run_eval
+from rethinker.eval.runner import EvalSettings, run_eval
 from rethinker.eval.samples_log import ResumeError
 from rethinker.models.loading import load_processor
 

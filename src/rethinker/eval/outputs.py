@@ -16,6 +16,9 @@ from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 
 MISSING_RULE = "missing"
 """The rule recorded for an example that had no response (scored 0)."""
+EXTRACTOR_KEY = "extractor"
+"""The `details` key naming which extractor read a response's answer: `judge`, `rules` or `rules-fallback`."""
+RULES_EXTRACTOR = "rules"
 
 
 def _response_text(record: Any, where: str) -> str:
@@ -113,22 +116,80 @@ def sample_line(sample: ScoredSample) -> str:
     return json.dumps(asdict(sample), ensure_ascii=False, default=str)
 
 
-def write_outputs(
-    out_dir: Path, benchmark: Benchmark, examples: Sequence[Example], scored: Sequence[ScoredSample]
-) -> dict[str, Any]:
-    """Write `samples.jsonl`, `results.json` and `results.md` into `out_dir`; return the results written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def summarize(benchmark: Benchmark, examples: Sequence[Example], scored: Sequence[ScoredSample]) -> dict[str, Any]:
+    """The results of scored samples: the benchmark's aggregate, counts, and how often each rule and extractor ran."""
     rules = Counter(sample.rule for sample in scored)
-    results: dict[str, Any] = {
+    extractors = Counter(sample.details.get(EXTRACTOR_KEY, RULES_EXTRACTOR) for sample in scored)
+    return {
         "benchmark": benchmark.NAME,
         **benchmark.aggregate(examples, scored),
         "extraction_note": benchmark.EXTRACTION_NOTE,
         "counts": {"examples": len(examples), "scored": len(scored), "missing": rules[MISSING_RULE]},
         "rules": dict(rules.most_common()),
+        "extractors": dict(extractors.most_common()),
     }
+
+
+def _percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with two decimals."""
+    return f"{share * 100:.2f}%"
+
+
+def rethink_markdown(rethink: Mapping[str, Any]) -> str:
+    """The before/after figures of test-time rethinking as a Markdown section."""
+    flips = rethink["flips"]
+    total = flips["problems"]
+    return (
+        "## Test-time rethinking\n\n"
+        f"- trigger: {rethink['trigger']!r}\n"
+        f"- accuracy before rethinking: {_percent(rethink['acc_before'])} ({flips['right_before']}/{total})\n"
+        f"- accuracy after rethinking: {_percent(rethink['acc_after'])} ({flips['right_after']}/{total})\n"
+        f"- wrong -> right: {flips['wrong_to_right']}\n"
+        f"- right -> wrong: {flips['right_to_wrong']}\n"
+    )
+
+
+def counts_markdown(results: Mapping[str, Any]) -> str:
+    """One line of counts: problems, missing and unmatched responses, and which extractor gave the verdicts."""
+    counts = results.get("counts", {})
+    parts = [f"{key}: {value}" for key, value in counts.items() if not isinstance(value, list | dict)]
+    extractors = ", ".join(f"{name} {count}" for name, count in results.get("extractors", {}).items())
+    line = "Counts: " + ", ".join(parts)
+    return line + (f". Verdicts by extractor: {extractors}." if extractors else ".")
+
+
+def results_markdown(benchmark: Benchmark, results: Mapping[str, Any]) -> str:
+    """`results.md`: the accuracy table, the counts, rethinking figures and generation settings when present."""
+    sections = [f"# {benchmark.NAME}\n\n{markdown_table(results)}", counts_markdown(results) + "\n"]
+    if "rethink" in results:
+        sections.append(rethink_markdown(results["rethink"]))
+    if "generation" in results:
+        settings = "\n".join(f"- {key}: {value!r}" for key, value in results["generation"].items())
+        sections.append(f"## Generation\n\n{settings}\n")
+    sections.append(f"{benchmark.EXTRACTION_NOTE}\n")
+    return "\n".join(sections)
+
+
+def write_outputs(
+    out_dir: Path,
+    benchmark: Benchmark,
+    examples: Sequence[Example],
+    scored: Sequence[ScoredSample],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write `samples.jsonl`, `results.json` and `results.md` into `out_dir`; return the results written.
+
+    `extra` adds sections to the results (its `counts` are merged into the counts).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = summarize(benchmark, examples, scored)
+    for key, value in (extra or {}).items():
+        if key == "counts":
+            results["counts"].update(value)
+        else:
+            results[key] = value
     write_atomically(out_dir / "samples.jsonl", "".join(sample_line(sample) + "\n" for sample in scored))
     write_atomically(out_dir / "results.json", json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
-    markdown = f"# {benchmark.NAME}\n\n{markdown_table(results)}\n{benchmark.EXTRACTION_NOTE}\n"
-    write_atomically(out_dir / "results.md", markdown)
+    write_atomically(out_dir / "results.md", results_markdown(benchmark, results))
     return results

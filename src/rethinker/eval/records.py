@@ -13,6 +13,7 @@ from typing import Any
 
 from rethinker.data.schema import Example
 from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
+from rethinker.eval.outputs import EXTRACTOR_KEY, RULES_EXTRACTOR
 from rethinker.eval.passk import sampling_rows
 from rethinker.eval.responses import Attempt, ProblemResponses
 from rethinker.rollout.rethinking import test_time_rethink_summary
@@ -28,6 +29,7 @@ def attempt_record(benchmark: Benchmark, attempt: Attempt, first: ScoredSample, 
         "extracted": first.extracted,
         "rule": first.rule,
         "score": first.score,
+        EXTRACTOR_KEY: first.details.get(EXTRACTOR_KEY, RULES_EXTRACTOR),
         "response_tokens": attempt.response_tokens,
         "ended_with_eos": attempt.ended_with_eos,
     }
@@ -38,6 +40,7 @@ def attempt_record(benchmark: Benchmark, attempt: Attempt, first: ScoredSample, 
             "extracted": second.extracted,
             "rule": second.rule,
             "score": second.score,
+            EXTRACTOR_KEY: second.details.get(EXTRACTOR_KEY, RULES_EXTRACTOR),
             "continuation_tokens": attempt.rethink_tokens,
         }
     return record
@@ -58,13 +61,46 @@ def score_problem(benchmark: Benchmark, responses: ProblemResponses) -> ScoredSa
     return replace(firsts[0], details=details)
 
 
+def recorded_responses(sample: ScoredSample, example: Example) -> ProblemResponses:
+    """A finished problem's responses back from its record, so they can be scored again (by a judge, say)."""
+    details = sample.details
+    if SKIPPED_DETAIL in details:
+        return ProblemResponses(example, int(details.get("prompt_tokens", 0)), (), details[SKIPPED_DETAIL])
+    attempts = tuple(
+        Attempt(
+            record["response"],
+            int(record["response_tokens"]),
+            bool(record["ended_with_eos"]),
+            record["rethink"]["response"] if "rethink" in record else None,
+            int(record["rethink"]["continuation_tokens"]) if "rethink" in record else 0,
+        )
+        for record in details.get("attempts") or []
+    )
+    return ProblemResponses(example, int(details.get("prompt_tokens", 0)), attempts)
+
+
 def rethought_sample(sample: ScoredSample) -> ScoredSample:
     """The sample as scored after rethinking its first response (a skipped problem stays as it is)."""
     attempts = sample.details.get("attempts") or []
     if not attempts:
         return sample
     rethink = attempts[0]["rethink"]
-    return ScoredSample(sample.id, rethink["response"], rethink["extracted"], rethink["rule"], rethink["score"])
+    details = {EXTRACTOR_KEY: rethink.get(EXTRACTOR_KEY, RULES_EXTRACTOR)}
+    return ScoredSample(
+        sample.id, rethink["response"], rethink["extracted"], rethink["rule"], rethink["score"], details
+    )
+
+
+def flip_counts(before: Sequence[bool], after: Sequence[bool]) -> dict[str, int]:
+    """How many problems were right before and after rethinking, and how many rethinks changed the verdict."""
+    pairs = list(zip(before, after, strict=True))
+    return {
+        "problems": len(pairs),
+        "right_before": sum(first for first, _ in pairs),
+        "right_after": sum(second for _, second in pairs),
+        "wrong_to_right": sum(second and not first for first, second in pairs),
+        "right_to_wrong": sum(first and not second for first, second in pairs),
+    }
 
 
 def rethink_results(
@@ -72,8 +108,14 @@ def rethink_results(
 ) -> dict[str, Any]:
     """Accuracy with and without test-time rethinking, the flips, and the benchmark's breakdown after rethinking."""
     after = [rethought_sample(sample) for sample in scored]
-    summary = test_time_rethink_summary([s.score > 0 for s in scored], [s.score > 0 for s in after])
-    return {"trigger": BARE_WAIT, **summary, "with_rethink": benchmark.aggregate(examples, after)}
+    right_before, right_after = [s.score > 0 for s in scored], [s.score > 0 for s in after]
+    summary = test_time_rethink_summary(right_before, right_after)
+    return {
+        "trigger": BARE_WAIT,
+        **summary,
+        "flips": flip_counts(right_before, right_after),
+        "with_rethink": benchmark.aggregate(examples, after),
+    }
 
 
 def attempt_pairs(sample: ScoredSample, rethought: bool = False) -> list[tuple[str | None, float]]:

@@ -9,7 +9,7 @@ from rethinker.eval.benchmarks.base import Benchmark
 
 BENCHMARK_MODULES: dict[str, str] = {
     name: f"rethinker.eval.benchmarks.{name}"
-    for name in ("mathvista", "mathverse", "mathvision", "mmmu", "mmmu_pro", "emma", "megabench")
+    for name in ("mathvista", "mathverse", "mathvision", "mmmu", "mmmu_pro", "emma", "megabench", "mmmath")
 }
 """Every benchmark `rethinker eval` knows, by the name given on the command line."""
 
