@@ -19,7 +19,7 @@ T = TypeVar("T", bound=BaseModel)
 class Strict(BaseModel):
     """Base for config sections: unknown keys are rejected, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelConfig(Strict):
@@ -204,10 +204,12 @@ class ConfigError(UserError):
     """A configuration problem, with the offending key in the message."""
 
 
-def preset_path(name: str) -> Path:
-    """The YAML file of a named preset shipped in `configs/`, or `name` itself if it is a file."""
+def preset_path(name: str, relative_to: Path | None = None) -> Path:
+    """The YAML file of a named preset shipped in `configs/`, or `name` itself if it is a file (also beside a base)."""
     if Path(name).is_file():
         return Path(name)
+    if relative_to is not None and (relative_to / name).is_file():
+        return relative_to / name
     candidate = resources.files("rethinker").joinpath("configs", f"{name}.yaml")
     if candidate.is_file():
         return Path(str(candidate))
@@ -238,14 +240,24 @@ def apply_override(data: dict[str, Any], path: Sequence[str], value: Any) -> Non
     node[path[-1]] = value
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text()) or {}
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise ConfigError(f"{path}: 'base' chain loops back on itself ({chain}); point base at another preset or file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     parent = data.pop("base", None)
     if parent is None:
         return data
-    merged = _read_yaml(preset_path(str(parent)))
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: base must be a preset name or a YAML file, got {parent!r}")
+    merged = _read_yaml(preset_path(str(parent), relative_to=path.parent), (*seen, path.resolve()))
     return deep_merge(merged, data)
 
 

@@ -7,6 +7,7 @@ import logging
 import torch
 
 from rethinker.config import DataConfig
+from rethinker.data.errors import DataError
 from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.selection import parse_interval, select_by_interval
@@ -53,7 +54,7 @@ def build_datasets(config: DataConfig, seed: int) -> tuple[list[Example], list[E
             config.eval_path, columns=column_map(config.columns), image_root=config.image_root, on_error=config.on_error
         ).examples
     if not train:
-        raise ValueError(f"no training examples left from {config.path}")
+        raise DataError(f"{config.path}: no training examples left (empty file, or none in the pass-rate interval)")
     return train, held_out, counts
 
 

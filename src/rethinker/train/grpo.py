@@ -67,8 +67,9 @@ class GRPOTrainer:
             (self.run_dir / "config.yaml").write_text(dump_config(config))
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
-        self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
+        self.reward_fn = get_reward_fn(config.reward.fn)
+        self.policy: Policy = load_policy(config, checkpoint, self.dist)
         prompt = config.prompt
         pixel_cache_bytes = config.data.pixel_cache_mb * 1024 * 1024
         self.train_bank = PromptBank(
@@ -88,7 +89,6 @@ class GRPOTrainer:
             pixel_cache_bytes=pixel_cache_bytes,
         )
         self.stream = DataStream(len(train), config.seed, config.data.shuffle)
-        self.reward_fn = get_reward_fn(config.reward.fn)
         self.verifier = Verifier(workers=config.reward.workers, timeout_s=config.reward.timeout_s)
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)

@@ -22,10 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, and print the final checkpoint's path."""
+    from rethinker.train.policy import resolve_model_path
     from rethinker.train.sft import train_sft
     from rethinker.train.sft_config import SFTConfig
 
     config = load_config(SFTConfig, args.config, args.overrides, default=DEFAULT_PRESET)
+    resolve_model_path(config.model.path, "model.path")
     final = train_sft(config)
     print(f"final checkpoint: {final}")
     return 0
