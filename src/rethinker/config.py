@@ -225,7 +225,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {key}: cannot parse value {raw!r}: {exc}") from exc
+        raise ConfigError(f"override {key}: cannot parse value {raw!r} as YAML: {yaml_problem(exc)}") from exc
     return key.strip().split("."), value
 
 
@@ -247,7 +247,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     if not isinstance(data, dict):
@@ -259,6 +259,13 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: base must be a preset name or a YAML file, got {parent!r}")
     merged = _read_yaml(preset_path(str(parent), relative_to=path.parent), (*seen, path.resolve()))
     return deep_merge(merged, data)
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error on one line: where it is and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"line {mark.line + 1} column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

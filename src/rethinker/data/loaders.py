@@ -107,9 +107,13 @@ def _require_columns(path: Path, available: list[str], columns: ColumnMap) -> No
 
 def _parquet_rows(path: Path, columns: ColumnMap) -> Iterator[dict[str, Any]]:
     """Rows of a Parquet file, read in small batches."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from error
     _require_columns(path, parquet.schema_arrow.names, columns)
     for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
         yield from batch.to_pylist()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -14,6 +16,20 @@ from rethinker.models.processor import VisionProcessor
 
 SUPPORTED_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+RENAMED_CACHE_WARNING = "`past_key_values`/`cache_params` are deprecated"
+"""transformers' notices (a log line and a FutureWarning) of a keyword rename it still accepts; the project keeps the
+old name, which every transformers 5.x reads."""
+
+
+class _DropRenamedCacheWarning(logging.Filter):
+    """Drop transformers' rename notice, printed once by every command that generates."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RENAMED_CACHE_WARNING not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.generic").addFilter(_DropRenamedCacheWarning())
+warnings.filterwarnings("ignore", message=r"`past_key_values` is deprecated", category=FutureWarning)
 
 
 def cache_dir() -> Path:

@@ -6,8 +6,8 @@ import re
 import string
 from typing import Any
 
-from rethinker.errors import UserError
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 
 TEMPLATES: dict[str, str] = {
     "default": "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}.",

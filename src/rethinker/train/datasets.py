@@ -20,7 +20,14 @@ log = logging.getLogger(__name__)
 def column_map(columns: dict) -> ColumnMap:
     """A `ColumnMap` from config: `{"preset": "geometry3k"}` and/or explicit column names."""
     fields = dict(columns)
-    preset = COLUMN_PRESETS[fields.pop("preset", "default")]
+    preset_name = fields.pop("preset", "default")
+    unknown = sorted(set(fields) - set(ColumnMap.__dataclass_fields__))
+    if preset_name not in COLUMN_PRESETS or unknown:
+        raise DataError(
+            f"columns: unknown preset {preset_name!r} or keys {unknown}; presets are {', '.join(COLUMN_PRESETS)}, "
+            f"keys preset, {', '.join(ColumnMap.__dataclass_fields__)}"
+        )
+    preset = COLUMN_PRESETS[preset_name]
     if "metadata" in fields and fields["metadata"] is not None:
         fields["metadata"] = tuple(fields["metadata"])
     return ColumnMap(**{**preset.__dict__, **fields})

@@ -18,7 +18,7 @@ from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
-from rethinker.telemetry import MetricsLogger, progress_bar
+from rethinker.telemetry import MetricsLogger, progress_bar, progress_fields
 from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.distributed import (
@@ -463,9 +463,7 @@ class GRPOTrainer:
                 if self.should(self.config.checkpoint.every):
                     self.save()
                 bar.update(1)
-                bar.set_postfix(
-                    reward=f"{metrics['reward/mean']:.2f}", acc=f"{metrics.get('eval/acc', float('nan')):.2f}"
-                )
+                bar.set_postfix(progress_fields(metrics, {"reward": "reward/mean", "acc": "eval/acc"}))
             return self.save()
         finally:
             bar.close()

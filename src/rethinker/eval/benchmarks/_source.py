@@ -71,7 +71,9 @@ def read_rows(path: Path, limit: int | None = None, split: str | None = None) ->
             break
         rows.append(row)
     if not rows and limit != 0:
-        raise BenchmarkDataError(f"{path}: no rows; the benchmark file is empty (check --data points at the right file)")
+        raise BenchmarkDataError(
+            f"{path}: no rows; the benchmark file is empty (check --data points at the right file)"
+        )
     return rows
 
 
