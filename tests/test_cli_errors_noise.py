@@ -5,6 +5,7 @@ are read in `tests/curation/test_round_trip.py`, whose commands generate.)"""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Callable
@@ -61,3 +62,19 @@ def test_sft_report_shows_losses_not_dashes(tmp_path: Path, rethinker_cli: Cli) 
     assert "| final held-out loss | 1.250 at step 10 |" in text and "| held-out loss at start | 2.500 |" in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "metric" not in line and "---" not in line]
     assert all(" - |" not in line for line in table), table
+
+
+def test_wandb_that_cannot_start_is_one_line(
+    tmp_path: Path, rethinker_cli: Cli, user_error: Callable[..., None]
+) -> None:
+    fake = tmp_path / "fake" / "wandb"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "def init(**kwargs):\n    raise BrokenPipeError(32, 'Broken pipe')\n\n\n"
+        "def teardown():\n    print('wandb teardown called')\n"
+    )
+    path = os.pathsep.join(filter(None, [str(fake.parent), os.environ.get("PYTHONPATH")]))
+    run = [f"run_dir={tmp_path / 'run'}", "train.steps=1", "logging.wandb=true", "logging.tensorboard=false"]
+    result = rethinker_cli("train", "tiny", *run, "eval.at_start=false", PYTHONPATH=path)
+    user_error(result, "W&B could not start (BrokenPipeError", "wandb login", "WANDB_MODE=offline", "wandb=false")
+    assert "wandb teardown called" in result.stdout, "a half-started W&B is shut down, not left to fail at exit"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import re
 import sys
@@ -242,13 +241,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the sub-command on its own: `python -m rethinker.curation.cli --model ... --data ... --out ...`."""
-    parser = argparse.ArgumentParser(prog="rethinker")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["passrate", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
+    """Run the sub-command on its own, as `rethinker passrate` does: `python -m rethinker.curation.cli --model ...`."""
+    from rethinker.cli import main as rethinker_main
+
+    return rethinker_main(["passrate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.exit(main())
