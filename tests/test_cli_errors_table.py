@@ -46,10 +46,15 @@ def table(cases: list[Case], lines: list[str]) -> str:
     """The Markdown table: command, bad input, and the one line it prints; † marks wording owned elsewhere."""
     rows = ["| command | bad input | error (exit status 2) |", "| --- | --- | --- |"]
     for case, line in zip(cases, lines, strict=True):
-        mark = VOLATILE_MARK if case.volatile else ""
         cell = line.replace("|", "\\|")
-        rows.append(f"| `{case.command or '(none)'}`{mark} | {case.kind.replace('|', '/')} | `{cell}` |")
+        rows.append(f"{row_head(case)} `{cell}` |")
     return "\n".join(rows)
+
+
+def row_head(case: Case) -> str:
+    """A table row's command and bad-input cells, † marking wording owned elsewhere."""
+    mark = VOLATILE_MARK if case.volatile else ""
+    return f"| `{case.command or '(none)'}`{mark} | {case.kind.replace('|', '/')} |"
 
 
 def comparable(text: str) -> list[str]:
@@ -139,3 +144,12 @@ def test_every_bad_input_is_one_clean_line(
     committed = document[document.index(START) + len(START) : document.index(END)]
     fresh = table(cases, lines)
     assert comparable(committed) == comparable(fresh), "docs/reliability.md is stale; run with RETHINKER_REGEN_DOCS=1"
+
+
+def test_committed_table_lists_every_case_in_order() -> None:
+    document = DOC.read_text(encoding="utf-8")
+    committed = document[document.index(START) + len(START) : document.index(END)].strip().splitlines()[2:]
+    cases = all_cases()
+    assert len(cases) >= MINIMUM_CASES
+    expected = [row_head(case) for case in cases]
+    assert [row[: len(prefix)] for row, prefix in zip(committed, expected, strict=True)] == expected

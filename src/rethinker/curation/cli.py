@@ -59,7 +59,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "passrate",
         help="annotate data with a model's pass rate per query (k samples, training prompts and reward; resumable)",
-        description="Writes the data back with PassRate_<name>, <column>_correct and <column>_samples added.",
+        description="Writes the data back with PassRate_<name>, <column>_correct and <column>_samples added; relative "
+        "image paths are rewritten to resolve from the output's folder, so `rethinker train data.path=OUT` reads it.",
     )
     parser.add_argument("--model", required=True, help="a local checkpoint directory, or 'tiny'")
     parser.add_argument("--data", type=Path, help="the data file or folder (not needed with --format synthetic)")
@@ -68,7 +69,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--image-root", type=Path, help="where relative image paths resolve (default: data folder)")
     parser.add_argument("--samples", type=int, default=8, help="responses per query (k)")
     parser.add_argument("--out", required=True, type=Path, help="the annotated data file to write")
-    parser.add_argument("--name", help="the model name in PassRate_<name> (default: the model directory name)")
+    parser.add_argument(
+        "--name", help="the model name in PassRate_<name> (default: the model folder's name; RUN-step-N for a save)"
+    )
     parser.add_argument("--batch-queries", type=int, default=8, help="queries per generation call")
     parser.add_argument("--max-new-tokens", type=int, default=2048)
     parser.add_argument("--temperature", type=float, default=1.0)
