@@ -243,6 +243,7 @@ def all_cases() -> list[Case]:
         Case("malformed YAML", ("sft", "{d}/malformed.yaml"), "not valid YAML"),
         *(_sft(f"`{item}`", fragment, item) for item, fragment in SFT_VALUES),
         _sft_data("data file missing", "missing.jsonl", "data file not found"),
+        _sft("eval.path missing", "eval.path", "eval.path={d}/nope.jsonl"),
         _sft_data("data file empty", "empty.jsonl", "no training conversations"),
         _sft_data("line not JSON", "bad-json.jsonl", "invalid JSON"),
         _sft_data("conversation missing", "good.jsonl", "conversation missing"),

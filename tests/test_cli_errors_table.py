@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -28,6 +29,7 @@ START, END = "<!-- bad-inputs:start -->", "<!-- bad-inputs:end -->"
 VOLATILE_MARK = " †"
 WORKERS = 3
 MINIMUM_CASES = 150
+RUN_FOLDER = re.compile(r"DIR/runs/case-\d+")
 
 
 def typed(case: Case, folder: Path, index: int) -> list[str]:
@@ -37,9 +39,9 @@ def typed(case: Case, folder: Path, index: int) -> list[str]:
 
 
 def error_line(result: subprocess.CompletedProcess[str], folder: Path) -> str:
-    """The last line of stderr (the error), with the temporary folder written as DIR."""
+    """The last line of stderr (the error), with the temporary folder written as DIR and a case's run folder as RUN."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    return (lines[-1] if lines else "").replace(str(folder), "DIR")
+    return RUN_FOLDER.sub("RUN", (lines[-1] if lines else "").replace(str(folder), "DIR"))
 
 
 def table(cases: list[Case], lines: list[str]) -> str:
@@ -73,10 +75,13 @@ def section(cases: list[Case], lines: list[str]) -> str:
     return (
         f"{HEADING}\n\n"
         "Each row is a mistake typed into a console command and the one line the command prints; every one exits with "
-        "status 2, without a traceback, before any model loads where the mistake is in the command line, the config or "
-        "a path. The table is written by `tests/test_cli_errors_table.py` from what the commands print (`DIR` is the "
-        "test's folder); regenerate it with `RETHINKER_REGEN_DOCS=1 pytest tests/test_cli_errors_table.py`. Rows "
-        f"marked † show wording owned by another part (the check there is the exit status and a key fragment).\n\n"
+        "status 2 and no traceback. Mistakes in the command line, the config's values, model paths and data files are "
+        "found before any model loads; a few (an unknown prompt template, a bad SFT conversation, a corrupt image, W&B "
+        "failing to start) only "
+        "once it is loaded. The table is written by `tests/test_cli_errors_table.py` from what the commands print "
+        "(`DIR` is the test's folder, `RUN` a case's run folder); regenerate it with `RETHINKER_REGEN_DOCS=1 pytest -m "
+        "slow tests/test_cli_errors_table.py`. Rows marked † show wording owned by another part (the check there is "
+        "the exit status and a key fragment).\n\n"
         f"{len(cases)} kinds: {summary}.\n\n{START}\n{table(cases, lines)}\n{END}\n"
     )
 
