@@ -11,6 +11,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from rethinker.telemetry import is_main_process, progress_bar, progress_fields
 from tests.coldstart.conftest import ScriptedChatServer, coldstart_config, save_config, write_vqa
 from tests.report.runs import write_run
 
@@ -78,3 +81,18 @@ def test_wandb_that_cannot_start_is_one_line(
     result = rethinker_cli("train", "tiny", *run, "eval.at_start=false", PYTHONPATH=path)
     user_error(result, "W&B could not start (BrokenPipeError", "wandb login", "WANDB_MODE=offline", "wandb=false")
     assert "wandb teardown called" in result.stdout, "a half-started W&B is shut down, not left to fail at exit"
+
+
+def test_progress_shows_only_finite_metrics_this_step_has() -> None:
+    fields = {"reward": "reward/mean", "acc": "eval/acc"}
+    assert progress_fields({"reward/mean": 0.5}, fields) == {"reward": "0.50"}
+    assert progress_fields({"reward/mean": float("nan"), "eval/acc": 0.25}, fields) == {"acc": "0.25"}
+
+
+def test_only_rank_zero_is_the_main_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process() and progress_bar(3, 0, True, "x").disable
+    monkeypatch.setenv("RANK", "0")
+    assert is_main_process()
+    monkeypatch.delenv("RANK")
+    assert is_main_process()
