@@ -230,6 +230,13 @@ def all_cases() -> list[Case]:
             "data.passrate_interval=half",
         ),
         _train_data(
+            "pass-rate interval unquoted (YAML reads a list)",
+            "good.jsonl",
+            "quote the interval",
+            "data.passrate_column=P",
+            "data.passrate_interval=[0, 1]",
+        ),
+        _train_data(
             "pass-rate column absent: nothing selected",
             "good.jsonl",
             "no training examples",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.errors import UserError
 from rethinker.rollout.rethinking import RethinkConfig
@@ -54,6 +54,13 @@ class DataConfig(Strict):
     pixel_cache_mb: int = Field(
         256, ge=0, description="Host RAM kept for reusing processed pixel tensors, in MiB (token ids are cached apart)."
     )
+
+    @field_validator("passrate_interval", mode="before")
+    @classmethod
+    def _interval_is_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            raise ValueError("quote the interval so its brackets stay text, e.g. data.passrate_interval='(0, 1]'")
+        return value
 
     @model_validator(mode="after")
     def _needs_path(self) -> DataConfig:
