@@ -17,7 +17,11 @@ from rethinker.eval import cli as eval_cli
 from rethinker.models.tiny import DEFAULT_FAMILY, FAMILIES
 from rethinker.report import cli as report_cli
 from rethinker.serve import cli as serve_cli
+from rethinker.telemetry import is_main_process
 from rethinker.train import sft_cli
+
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""Libraries that log a line per HTTP request at INFO (cold start sends thousands); shown with --verbose only."""
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -25,6 +29,8 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_config(RLConfig, args.config, args.overrides)
     final = GRPOTrainer(config).fit()
+    if not is_main_process():
+        return 0
     print(f"final checkpoint: {final}")
     metrics = Path(config.run_dir) / "metrics.jsonl"
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
@@ -48,7 +54,9 @@ def _tiny(args: argparse.Namespace) -> int:
 
     if args.pretrain:
         if args.family != DEFAULT_FAMILY:
-            raise SystemExit(f"--pretrain builds the {DEFAULT_FAMILY} warm start; drop --family {args.family}")
+            raise UserError(f"--pretrain builds the {DEFAULT_FAMILY} warm start; drop --family {args.family}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder for the model")
         out = pretrain_tiny(Path(args.out))
     else:
         out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed, family=args.family)
@@ -99,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def split_overrides(args: argparse.Namespace) -> None:
     """Let `rethinker train key=value` work without a config: a first positional with '=' is an override."""
-    if getattr(args, "config", None) and "=" in args.config:
+    if isinstance(getattr(args, "config", None), str) and "=" in args.config:
         args.overrides = [args.config, *args.overrides]
         args.config = None
 
@@ -110,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     split_overrides(args)
     try:
         return args.func(args)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.errors import UserError
 from rethinker.rollout.rethinking import RethinkConfig
@@ -55,6 +55,13 @@ class DataConfig(Strict):
     pixel_cache_mb: int = Field(
         256, ge=0, description="Host RAM kept for reusing processed pixel tensors, in MiB (token ids are cached apart)."
     )
+
+    @field_validator("passrate_interval", mode="before")
+    @classmethod
+    def _interval_is_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            raise ValueError("quote the interval so its brackets stay text, e.g. data.passrate_interval='(0, 1]'")
+        return value
 
     @model_validator(mode="after")
     def _needs_path(self) -> DataConfig:
@@ -234,10 +241,12 @@ class ConfigError(UserError):
     """A configuration problem, with the offending key in the message."""
 
 
-def preset_path(name: str) -> Path:
-    """The YAML file of a named preset shipped in `configs/`, or `name` itself if it is a file."""
+def preset_path(name: str, relative_to: Path | None = None) -> Path:
+    """The YAML file of a named preset shipped in `configs/`, or `name` itself if it is a file (also beside a base)."""
     if Path(name).is_file():
         return Path(name)
+    if relative_to is not None and (relative_to / name).is_file():
+        return relative_to / name
     candidate = resources.files("rethinker").joinpath("configs", f"{name}.yaml")
     if candidate.is_file():
         return Path(str(candidate))
@@ -253,7 +262,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override {key}: cannot parse value {raw!r}: {exc}") from exc
+        raise ConfigError(f"override {key}: cannot parse value {raw!r} as YAML: {yaml_problem(exc)}") from exc
     return key.strip().split("."), value
 
 
@@ -292,12 +301,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return read_preset(path)[0]
 
 
-def read_preset(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def read_preset(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[str, str]]:
     """A preset's settings with its `base` chain merged in, and its `sources`: dotted key -> where the value comes from.
 
     A source is inherited from the base preset only while the child leaves that value alone.
     """
-    data = yaml.safe_load(path.read_text()) or {}
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise ConfigError(f"{path}: 'base' chain loops back on itself ({chain}); point base at another preset or file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     sources = data.pop("sources", None) or {}
@@ -307,7 +324,9 @@ def read_preset(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     parent = data.pop("base", None)
     if parent is None:
         return data, sources
-    merged, inherited = read_preset(preset_path(str(parent)))
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: base must be a preset name or a YAML file, got {parent!r}")
+    merged, inherited = read_preset(preset_path(parent, relative_to=path.parent), (*seen, path.resolve()))
     changed = set(leaf_paths(data))
     kept = {key: text for key, text in inherited.items() if key not in changed}
     return deep_merge(merged, data), {**kept, **sources}
@@ -320,6 +339,13 @@ def leaf_paths(data: dict[str, Any], prefix: str = "") -> list[str]:
         path = f"{prefix}{key}"
         paths.extend(leaf_paths(value, path + ".") if isinstance(value, dict) and value else [path])
     return paths
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error on one line: where it is and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"line {mark.line + 1} column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

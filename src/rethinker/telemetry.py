@@ -45,11 +45,7 @@ class MetricsLogger:
 
             self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
         if wandb_project:
-            try:
-                import wandb
-            except ImportError as exc:
-                raise RuntimeError("logging.wandb=true needs W&B: pip install 'rethinker[wandb]'") from exc
-            self._wandb = wandb.init(project=wandb_project, dir=str(run_dir), config=config)
+            self._wandb = _start_wandb(wandb_project, Path(run_dir), config)
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows written so far; a torn last line (a write cut short by a kill or a full disk) is dropped, warned."""
@@ -149,6 +145,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _start_wandb(project: str, run_dir: Path, config: Any) -> Any:
+    """A W&B run, or a `UserError` saying how to fix W&B (not installed, not logged in, unreachable)."""
+    try:
+        import wandb
+    except ImportError as exc:
+        raise UserError(
+            "logging.wandb=true needs W&B: pip install 'rethinker[wandb]', or set logging.wandb=false"
+        ) from exc
+    try:
+        return wandb.init(project=project, dir=str(run_dir), config=config)
+    except Exception as exc:
+        wandb.teardown()
+        reason = " ".join(str(exc).split())[:300]
+        raise UserError(
+            f"W&B could not start ({type(exc).__name__}: {reason}); run `wandb login`, or set WANDB_MODE=offline to "
+            "log locally and `wandb sync` later, or logging.wandb=false"
+        ) from exc
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 (or not under torchrun): the one that shows progress and prints results."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def progress_bar(total: int, initial: int, enabled: bool, desc: str) -> tqdm:
-    """A tqdm bar that starts at `initial` (so a resumed run shows its true position and ETA)."""
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, dynamic_ncols=True)
+    """A tqdm bar that starts at `initial` (so a resumed run shows its true position and ETA); rank 0 only."""
+    return tqdm(
+        total=total, initial=initial, disable=not (enabled and is_main_process()), desc=desc, dynamic_ncols=True
+    )
+
+
+def progress_fields(metrics: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, str]:
+    """Progress-bar fields (`{"acc": "eval/acc"}`) for the metrics this step has and that are finite numbers."""
+    fields = {}
+    for label, key in names.items():
+        value = _plain(metrics.get(key))
+        if isinstance(value, float) and math.isfinite(value):
+            fields[label] = f"{value:.2f}"
+    return fields

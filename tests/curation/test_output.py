@@ -13,6 +13,7 @@ from rethinker.curation.output import (
     atomic_write,
     check_suffix,
     read_jsonl_rows,
+    rebase_image_paths,
     synthetic_rows,
     with_columns,
     write_parquet,
@@ -84,3 +85,22 @@ def test_synthetic_rows_save_pngs_that_the_loader_reads_back(tmp_path: Path) -> 
     assert (loaded.id, loaded.question, loaded.answer) == ("s-0", "How many?", "3")
     assert loaded.metadata["family"] == "count"
     assert Image.open(loaded.images[0]).getpixel((5, 5)) == (10, 200, 30)
+
+
+def test_relative_image_paths_are_rebased_onto_the_output_folder(tmp_path: Path) -> None:
+    (tmp_path / "data" / "imgs").mkdir(parents=True)
+    (tmp_path / "data" / "imgs" / "a.png").write_bytes(b"")
+    rows = [
+        {"images": ["imgs/a.png", "/abs/b.png"]},
+        {"images": "imgs/a.png"},
+        {"images": [{"path": "imgs/a.png", "bytes": None}]},
+        {"question": "no image column"},
+    ]
+    out = tmp_path / "elsewhere" / "deep"
+    rebased = rebase_image_paths(rows, "images", tmp_path / "data", out)
+    assert rebased[0]["images"] == ["../../data/imgs/a.png", "/abs/b.png"]
+    assert rebased[1]["images"] == "../../data/imgs/a.png"
+    assert rebased[2]["images"][0]["path"] == "../../data/imgs/a.png"
+    assert rebased[3] == {"question": "no image column"}
+    assert (out / rebased[0]["images"][0]).resolve() == (tmp_path / "data" / "imgs" / "a.png").resolve()
+    assert rebase_image_paths(rows, "images", tmp_path / "data", tmp_path / "data") == rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,16 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rethinker.report.cli import add_parser
+from rethinker.cli import main
 from rethinker.report.summary import format_value
 from tests.report.runs import write_run
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rethinker")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", *argv])
-    return args.func(args)
+    return main(["report", *argv])
 
 
 def test_two_runs_with_labels(tmp_path: Path) -> None:

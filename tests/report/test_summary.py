@@ -97,5 +97,7 @@ def test_a_run_without_samples_or_evaluations_still_reports(tmp_path: Path) -> N
     (tmp_path / "run" / "metrics.jsonl").write_text('{"step": 1, "reward/mean": 0.5}\n')
     markdown, data = write_report([load_run(tmp_path / "run")], {}, tmp_path / "out")
     text = markdown.read_text()
-    assert "| held-out accuracy at start | - |" in text and "Generations" not in text and "## Figures" not in text
+    assert "held-out accuracy" not in text, "a row no run has is left out, not shown as a dash"
+    assert "| mean reward, first 10% of steps | 0.500 |" in text
+    assert "Generations" not in text and "## Figures" not in text
     assert json.loads(data.read_text())["runs"][0]["samples_file"] is None

@@ -123,7 +123,7 @@ def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> Cold
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read config {path}: {error}") from error
+        raise ConfigError(f"cannot read config {path}: {' '.join(str(error).split())}") from error
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a mapping at the top level")
     for override in overrides:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 from rethinker.curation.output import (
     annotation_values,
     check_suffix,
+    read_json_rows,
     read_jsonl_rows,
+    rebase_image_paths,
     synthetic_rows,
     with_columns,
     write_hf_as_parquet,
@@ -25,6 +28,7 @@ from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.synthetic import make_synthetic
 from rethinker.data.virl39k import VIRL39K_FILE, load_virl39k
+from rethinker.errors import UserError
 from rethinker.models.loading import inference_device_and_dtype, load_model, load_processor
 from rethinker.models.prompts import TEMPLATES
 from rethinker.rewards.registry import get_reward_fn
@@ -46,7 +50,8 @@ OUTPUT_FORMATS = {
 }
 """What each input format is written back as."""
 DEFAULT_SYNTHETIC_SIZE = 256
-USER_ERRORS = (ValueError, FileNotFoundError)
+CHECKPOINT_STEP = re.compile(r"step-\d+|checkpoint-\d+|latest|final")
+"""Folder names that say which save of a run a checkpoint is, not which model."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -54,7 +59,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "passrate",
         help="annotate data with a model's pass rate per query (k samples, training prompts and reward; resumable)",
-        description="Writes the data back with PassRate_<name>, <column>_correct and <column>_samples added.",
+        description="Writes the data back with PassRate_<name>, <column>_correct and <column>_samples added; relative "
+        "image paths are rewritten to resolve from the output's folder, so `rethinker train data.path=OUT` reads it.",
     )
     parser.add_argument("--model", required=True, help="a local checkpoint directory, or 'tiny'")
     parser.add_argument("--data", type=Path, help="the data file or folder (not needed with --format synthetic)")
@@ -63,7 +69,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--image-root", type=Path, help="where relative image paths resolve (default: data folder)")
     parser.add_argument("--samples", type=int, default=8, help="responses per query (k)")
     parser.add_argument("--out", required=True, type=Path, help="the annotated data file to write")
-    parser.add_argument("--name", help="the model name in PassRate_<name> (default: the model directory name)")
+    parser.add_argument(
+        "--name", help="the model name in PassRate_<name> (default: the model folder's name; RUN-step-N for a save)"
+    )
     parser.add_argument("--batch-queries", type=int, default=8, help="queries per generation call")
     parser.add_argument("--max-new-tokens", type=int, default=2048)
     parser.add_argument("--temperature", type=float, default=1.0)
@@ -93,10 +101,37 @@ def parse_columns(text: str | None) -> ColumnMap:
     try:
         fields = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"--columns {text!r} is neither a preset ({', '.join(COLUMN_PRESETS)}) nor JSON") from error
+        raise UserError(f"--columns {text!r} is neither a preset ({', '.join(COLUMN_PRESETS)}) nor JSON") from error
     if not isinstance(fields, dict):
-        raise ValueError(f"--columns must be a JSON object, got {type(fields).__name__}")
+        raise UserError(f"--columns must be a JSON object, got {type(fields).__name__}")
     return column_map(fields)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse counts below 1 and sampling settings out of range before anything loads."""
+    for flag in ("samples", "batch_queries", "max_new_tokens", "max_prompt_tokens", "workers", "limit"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise UserError(f"--temperature must be a finite number >= 0, got {args.temperature}")
+    if not (0 < args.top_p <= 1):
+        raise UserError(f"--top-p must lie in (0, 1], got {args.top_p}")
+    if args.top_k < 0:
+        raise UserError(f"--top-k must be >= 0, got {args.top_k}")
+
+
+def default_name(model: str, model_path: Path) -> str:
+    """The model name for the column: what the user typed for 'tiny' names, else the folder, with its run for a save.
+
+    `runs/sft/checkpoints/step-375` names `sft-step-375`: a bare `step-375` would not say which model it was.
+    """
+    if not Path(model).expanduser().exists():
+        return model
+    if CHECKPOINT_STEP.fullmatch(model_path.name):
+        run = model_path.parent.parent if model_path.parent.name == "checkpoints" else model_path.parent
+        return f"{run.resolve().name}-{model_path.name}"
+    return model_path.resolve().name
 
 
 def input_format(args: argparse.Namespace) -> str:
@@ -104,12 +139,14 @@ def input_format(args: argparse.Namespace) -> str:
     if args.format:
         return args.format
     if args.data is None:
-        raise ValueError("--data is required unless --format synthetic")
+        raise UserError("--data is required unless --format synthetic")
+    if not args.data.exists():
+        raise UserError(f"--data {args.data}: no such file or folder")
     if args.data.is_dir():
         return "virl39k" if (args.data / VIRL39K_FILE).is_file() else "hf"
     suffix = args.data.suffix.lower().lstrip(".")
     if suffix not in OUTPUT_FORMATS or suffix in ("hf", "virl39k", "synthetic"):
-        raise ValueError(f"--data {args.data}: cannot tell the format from the suffix; pass --format")
+        raise UserError(f"--data {args.data}: cannot tell the format from the suffix; pass --format")
     return suffix
 
 
@@ -118,7 +155,7 @@ def load_source(args: argparse.Namespace, data_format: str) -> list[Example]:
     if data_format == "synthetic":
         return make_synthetic(args.limit or DEFAULT_SYNTHETIC_SIZE, args.seed, "train")
     if args.data is None:
-        raise ValueError(f"--data is required with --format {data_format}")
+        raise UserError(f"--data is required with --format {data_format}")
     if data_format == "virl39k":
         return load_virl39k(args.data, limit=args.limit).examples
     return load_examples(
@@ -136,11 +173,11 @@ def write_output(
     """Write the annotated data in the format its input came in (see `OUTPUT_FORMATS`)."""
     if data_format == "synthetic":
         write_jsonl(with_columns(synthetic_rows(examples, args.out), values), args.out)
-    elif data_format == "jsonl":
-        write_jsonl(with_columns(read_jsonl_rows(args.data, len(examples)), values), args.out)
-    elif data_format == "json":
-        rows = json.loads(args.data.read_text(encoding="utf-8"))[: len(examples)]
-        write_json(with_columns(rows, values), args.out)
+    elif data_format in ("jsonl", "json"):
+        rows = read_jsonl_rows(args.data, len(examples)) if data_format == "jsonl" else read_json_rows(args.data)
+        root = args.image_root or args.data.parent
+        rows = rebase_image_paths(rows[: len(examples)], parse_columns(args.columns).images, root, args.out.parent)
+        (write_jsonl if data_format == "jsonl" else write_json)(with_columns(rows, values), args.out)
     elif data_format == "hf":
         write_hf_as_parquet(args.data, values, args.out)
     else:
@@ -182,40 +219,36 @@ def build_annotator(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Annotate, resuming from the side file, then write the annotated data atomically; 2 on a user error."""
-    try:
-        if args.samples < 1 or args.batch_queries < 1:
-            raise ValueError("--samples and --batch-queries must be at least 1")
-        data_format = input_format(args)
-        check_suffix(args.out, OUTPUT_FORMATS[data_format])
-        model_path = resolve_model_path(args.model)
-        examples = load_source(args, data_format)
-        partial = PartialLog(partial_path(args.out), run_settings(args, model_path, data_format))
-        with Verifier(workers=args.workers) as verifier:
-            annotator = build_annotator(args, model_path, examples, verifier)
-            summary = annotate(annotator, partial, args.batch_queries, not args.no_progress)
-        column = pass_rate_column(args.name or model_path.name)
-        write_output(args, data_format, examples, annotation_values(summary.results, column))
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    """Check every input, annotate (resuming from the side file), then write the annotated data atomically."""
+    check_numbers(args)
+    data_format = input_format(args)
+    check_suffix(args.out, OUTPUT_FORMATS[data_format])
+    model_path = resolve_model_path(args.model, "--model")
+    get_reward_fn(args.reward)
+    examples = load_source(args, data_format)
+    if not examples:
+        raise UserError(f"--data {args.data}: no rows to annotate; the file is empty")
+    column = pass_rate_column(args.name or default_name(args.model, model_path))
+    partial = PartialLog(partial_path(args.out), run_settings(args, model_path, data_format))
+    with Verifier(workers=args.workers) as verifier:
+        annotator = build_annotator(args, model_path, examples, verifier)
+        summary = annotate(annotator, partial, args.batch_queries, not args.no_progress)
+    write_output(args, data_format, examples, annotation_values(summary.results, column))
     rated = [r.pass_rate for r in summary.results if r.pass_rate is not None]
-    mean = sum(rated) / len(rated) if rated else float("nan")
+    mean = f"mean pass rate {sum(rated) / len(rated):.3f}" if rated else "no query rated (all prompts too long)"
     print(
         f"{args.out}: {column} for {len(summary.results)} queries ({summary.annotated} rolled out now, "
-        f"{summary.resumed} resumed, {summary.too_long} skipped as too long); mean pass rate {mean:.3f}"
+        f"{summary.resumed} resumed, {summary.too_long} skipped as too long); {mean}"
     )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the sub-command on its own: `python -m rethinker.curation.cli --model ... --data ... --out ...`."""
-    parser = argparse.ArgumentParser(prog="rethinker")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["passrate", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
+    """Run the sub-command on its own, as `rethinker passrate` does: `python -m rethinker.curation.cli --model ...`."""
+    from rethinker.cli import main as rethinker_main
+
+    return rethinker_main(["passrate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.exit(main())

@@ -12,6 +12,7 @@ from PIL import Image
 
 from rethinker.curation.passrate import QueryResult, count_columns
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 
 OUTPUT_SUFFIXES = {"jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
 
@@ -41,7 +42,7 @@ def check_suffix(out: Path, output_format: str) -> None:
     """Refuse an output path whose suffix does not name the format that will be written to it."""
     suffix = OUTPUT_SUFFIXES[output_format]
     if out.suffix.lower() != suffix:
-        raise ValueError(f"--out {out}: this input is written as {output_format}; give a path ending in {suffix}")
+        raise UserError(f"--out {out}: this input is written as {output_format}; give a path ending in {suffix}")
 
 
 def read_jsonl_rows(path: Path, count: int) -> list[dict[str, Any]]:
@@ -54,6 +55,33 @@ def read_jsonl_rows(path: Path, count: int) -> list[dict[str, Any]]:
             if line.strip():
                 rows.append(json.loads(line))
     return rows
+
+
+def read_json_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON file holding a list of objects."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def rebase_image_paths(
+    rows: Sequence[dict[str, Any]], column: str | None, root: Path, out_folder: Path
+) -> list[dict[str, Any]]:
+    """Rows whose relative image paths (read against `root`) are rewritten relative to `out_folder`.
+
+    The annotated file is read back from its own folder, so its images must resolve from there wherever it is written.
+    """
+    if column is None or root.resolve() == out_folder.resolve():
+        return list(rows)
+
+    def rebase(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rebase(item) for item in value]
+        if isinstance(value, dict) and isinstance(value.get("path"), str) and not value.get("bytes"):
+            return {**value, "path": rebase(value["path"])}
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return os.path.relpath((root / value).resolve(), out_folder.resolve())
+        return value
+
+    return [{**row, column: rebase(row[column])} if column in row else dict(row) for row in rows]
 
 
 def with_columns(rows: Sequence[dict[str, Any]], values: dict[str, list[Any]]) -> list[dict[str, Any]]:

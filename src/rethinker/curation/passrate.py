@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from rethinker.errors import UserError
 from rethinker.models.processor import PromptInputs, PromptTooLongError
 from rethinker.rewards.registry import RewardFn, score_batch
 from rethinker.rewards.verify import Verifier
@@ -114,10 +115,12 @@ class PartialLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps({"settings": self.settings}) + "\n", encoding="utf-8")
             return {}
-        header = json.loads(lines[0]).get("settings")
+        header = _header_settings(lines[0])
+        if header is None:
+            raise UserError(f"{self.path}: line 1 is not a settings header; delete the file to start over")
         if header != self.settings:
             changed = sorted(key for key in {**header, **self.settings} if header.get(key) != self.settings.get(key))
-            raise ValueError(
+            raise UserError(
                 f"{self.path} was written with other settings ({', '.join(changed)}); "
                 "delete it to start over, or pass another --out"
             )
@@ -126,7 +129,7 @@ class PartialLog:
             try:
                 result = QueryResult(**json.loads(line))
             except (json.JSONDecodeError, TypeError) as error:
-                raise ValueError(f"{self.path} line {number}: not a query result: {error}") from error
+                raise UserError(f"{self.path} line {number}: not a query result ({error}); delete the file") from error
             finished[result.id] = result
         return finished
 
@@ -183,13 +186,23 @@ class Annotator:
         return [results[examples[p].id] for p in positions]
 
 
+def _header_settings(line: str) -> dict[str, Any] | None:
+    """The settings recorded on a side file's first line, or None when the line is not such a header."""
+    try:
+        header = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    settings = header.get("settings") if isinstance(header, dict) else None
+    return settings if isinstance(settings, dict) else None
+
+
 def annotate(annotator: Annotator, partial: PartialLog, batch_queries: int, progress: bool) -> AnnotationSummary:
     """Annotate every query of the annotator's bank, skipping those the side file holds and appending new ones."""
     examples = annotator.bank.examples
     ids = [example.id for example in examples]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"query ids must be unique to resume by id; {duplicate!r} appears more than once")
+        raise UserError(f"query ids must be unique to resume by id; {duplicate!r} appears more than once")
     finished = partial.load()
     resumed = sum(i in finished for i in ids)
     annotated = 0

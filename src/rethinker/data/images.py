@@ -25,7 +25,7 @@ MAX_ASPECT_RATIO = 200.0
 def fit_pixels(width: int, height: int, min_pixels: int | None, max_pixels: int | None) -> tuple[int, int]:
     """The size, aspect kept, whose area lies within [min_pixels, max_pixels]; the maximum wins if both cannot hold."""
     if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
-        raise ValueError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})")
+        raise DataError(f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels}); lower min_pixels")
     new_width, new_height = width, height
     if min_pixels is not None and width * height < min_pixels:
         scale = math.sqrt(min_pixels / (width * height))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rethinker.data.errors import DataError, FieldError, location
+from rethinker.data.placeholders import place_numbered_images
 from rethinker.data.schema import Example, ImageSource
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,13 @@ def _require_columns(path: Path, available: list[str], columns: ColumnMap) -> No
 
 def _parquet_rows(path: Path, columns: ColumnMap) -> Iterator[dict[str, Any]]:
     """Rows of a Parquet file, read in small batches."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from error
     _require_columns(path, parquet.schema_arrow.names, columns)
     for batch in parquet.iter_batches(batch_size=_BATCH_ROWS):
         yield from batch.to_pylist()
@@ -192,14 +197,19 @@ def row_to_example(
     question = _text(_required(row, columns.question), columns.question)
     answer_value = _required(row, columns.answer)
     if answer_value is None:
-        raise FieldError(columns.answer, "answer is null")
+        raise FieldError(columns.answer, "gold answer is null; give every row its answer or drop the row")
     answer = _text(answer_value, columns.answer)
+    if not answer.strip():
+        raise FieldError(columns.answer, "empty gold answer; give every row its answer or drop the row")
+    if not question.strip():
+        raise FieldError(columns.question, "empty question")
     images = () if columns.images is None else _images(_required(row, columns.images), columns.images, image_root)
     choices = () if columns.choices is None else _choices(row.get(columns.choices), columns.choices)
     raw_id = row.get(columns.id) if columns.id is not None else None
     example_id = default_id if raw_id is None else _text(raw_id, columns.id or "id")
     extra = columns.metadata if columns.metadata is not None else [key for key in row if key not in columns.used()]
     metadata = {"origin": origin, **{key: row.get(key) for key in extra}}
+    question = place_numbered_images(question, len(images))
     return Example(id=example_id, question=question, answer=answer, images=images, choices=choices, metadata=metadata)
 
 

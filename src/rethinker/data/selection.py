@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 
 _INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*$")
 
@@ -41,16 +42,16 @@ def parse_interval(text: str) -> Interval:
     """Parse interval notation such as "(0, 1]" or "[0.125, 0.875)"; `inf` and `-inf` are allowed as ends."""
     match = _INTERVAL.match(text)
     if match is None:
-        raise ValueError(f"not an interval: {text!r}; write e.g. '(0, 1]' or '[0.25, 0.75)'")
+        raise UserError(f"not an interval: {text!r}; write e.g. '(0, 1]' or '[0.25, 0.75)'")
     opening, low_text, high_text, closing = match.groups()
     try:
         low, high = float(low_text), float(high_text)
     except ValueError as error:
-        raise ValueError(f"interval ends must be numbers: {text!r}") from error
+        raise UserError(f"interval ends must be numbers: {text!r}") from error
     interval = Interval(low=low, high=high, low_closed=opening == "[", high_closed=closing == "]")
     degenerate = low == high and not (interval.low_closed and interval.high_closed)
     if math.isnan(low) or math.isnan(high) or low > high or degenerate:
-        raise ValueError(f"empty interval: {text!r}")
+        raise UserError(f"empty interval: {text!r}; the low end must lie below the high end")
     return interval
 
 

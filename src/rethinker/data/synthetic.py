@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw
 
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 
 QWEN_IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
 BACKGROUND = (round(QWEN_IMAGE_MEAN[0] * 255), round(QWEN_IMAGE_MEAN[1] * 255), round(QWEN_IMAGE_MEAN[2] * 255))
@@ -176,14 +177,14 @@ def split_of(question: str, dots: Sequence[Dot]) -> str:
 def _check_arguments(split: str, families: Sequence[str], difficulty: Sequence[int], image_size: int) -> None:
     """Refuse unknown splits, families and difficulties, and images too small for the largest task."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+        raise UserError(f"unknown split {split!r}; choose one of {SPLITS}")
     unknown = [name for name in families if name not in TASK_SAMPLERS]
     if unknown or not families:
-        raise ValueError(f"unknown or no task families {unknown}; choose from {FAMILIES}")
+        raise UserError(f"synthetic task families: unknown or none {unknown}; choose from {FAMILIES}")
     if not difficulty or any(level not in DIFFICULTIES for level in difficulty):
-        raise ValueError(f"difficulty levels must be among {DIFFICULTIES}, got {tuple(difficulty)}")
+        raise UserError(f"difficulty levels must be among {DIFFICULTIES}, got {tuple(difficulty)}")
     if (image_size // CELL) ** 2 < MAX_DOTS:
-        raise ValueError(f"image_size {image_size} is too small; use at least {4 * CELL}")
+        raise UserError(f"synthetic image_size {image_size} is too small; use at least {4 * CELL}")
 
 
 def _synthetic_items(

@@ -7,6 +7,7 @@ import string
 from typing import Any
 
 from rethinker.data.schema import Example
+from rethinker.errors import UserError
 
 TEMPLATES: dict[str, str] = {
     "default": "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}.",
@@ -36,7 +37,7 @@ def resolve_template(name_or_text: str) -> str:
     if name_or_text in TEMPLATES:
         return TEMPLATES[name_or_text]
     if "{question}" not in name_or_text:
-        raise ValueError(
+        raise UserError(
             f"template {name_or_text!r} is neither a known name {sorted(TEMPLATES)} nor contains {{question}}"
         )
     return name_or_text
@@ -67,7 +68,7 @@ def build_messages(
     n_placeholders = len(pieces) - 1
     n_images = len(example.images)
     if n_placeholders not in (0, n_images):
-        raise ValueError(f"example {example.id}: {n_placeholders} image placeholders but {n_images} images")
+        raise UserError(f"example {example.id}: {n_placeholders} image placeholders but {n_images} images")
     content: list[dict[str, Any]] = []
     if n_placeholders == 0:
         content.extend({"type": "image"} for _ in range(n_images))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rethinker.data.loaders import COLUMN_PRESETS, load_examples
 from rethinker.data.virl39k import VIRL39K_COLUMNS
+from rethinker.errors import UserError
 from rethinker.report.difficulty import difficulty_report
 from rethinker.report.metrics import load_run
-from rethinker.report.plots import plot_runs
+from rethinker.report.plots import features_off, plot_runs
 from rethinker.report.summary import write_report
 
 REPORT_DIR = "report"
@@ -37,31 +37,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the requested reports; a bad argument or unreadable input prints one error line and returns 2."""
-    try:
-        out = output_dir(args)
-        if args.runs:
-            report_runs(args.runs, out, parse_labels(args.labels, len(args.runs)), args.smooth, args.samples)
-        if args.passrate:
-            report_difficulty(Path(args.data), args.passrate, args.columns, out, args.category)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Write the requested reports; a bad argument or unreadable input is a `UserError` (one line, exit 2)."""
+    out = output_dir(args)
+    if args.runs:
+        report_runs(args.runs, out, parse_labels(args.labels, len(args.runs)), args.smooth, args.samples)
+    if args.passrate:
+        report_difficulty(Path(args.data), args.passrate, args.columns, out, args.category)
     return 0
 
 
 def output_dir(args: argparse.Namespace) -> Path:
     """The output directory; checks that the arguments ask for something coherent."""
     if not args.runs and not args.passrate:
-        raise ValueError("nothing to report: give RUN_DIR(s) and/or --passrate COLUMN --data PATH")
+        raise UserError("nothing to report: give RUN_DIR(s) and/or --passrate COLUMN --data PATH")
     if bool(args.passrate) != bool(args.data):
-        raise ValueError("--passrate and --data go together")
+        raise UserError("--passrate and --data go together")
     if args.smooth < 1 or args.samples < 0:
-        raise ValueError("--smooth must be at least 1 and --samples at least 0")
+        raise UserError("--smooth must be at least 1 and --samples at least 0")
     if args.out:
         return Path(args.out)
     if not args.runs:
-        raise ValueError("--out is required when no RUN_DIR is given")
+        raise UserError("--out is required when no RUN_DIR is given")
     return Path(args.runs[0]) / REPORT_DIR
 
 
@@ -71,7 +67,7 @@ def parse_labels(labels: str | None, runs: int) -> list[str | None]:
         return [None] * runs
     names = [name.strip() for name in labels.split(",")]
     if len(names) != runs or not all(names):
-        raise ValueError(f"--labels needs {runs} non-empty comma-separated names, got {labels!r}")
+        raise UserError(f"--labels needs {runs} non-empty comma-separated names, got {labels!r}")
     return list(names)
 
 
@@ -80,7 +76,9 @@ def report_runs(run_dirs: list[str], out: Path, labels: list[str | None], smooth
     runs = [load_run(path, label) for path, label in zip(run_dirs, labels, strict=True)]
     figures = plot_runs(runs, out, smooth)
     markdown, data = write_report(runs, figures, out, samples, smooth)
-    print(f"{len(figures)} figures, {markdown} and {data} written to {out}")
+    off = features_off(runs)
+    left_out = f"; left out as features that were off (all zero): {', '.join(off)}" if off else ""
+    print(f"{len(figures)} figures, {markdown} and {data} written to {out}{left_out}")
 
 
 def report_difficulty(data: Path, column: str, columns: str, out: Path, category: str | None) -> None:

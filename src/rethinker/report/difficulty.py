@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from rethinker.data.schema import Example
 from rethinker.data.selection import DIFFICULTY_BUCKETS, difficulty_bucket
+from rethinker.errors import UserError
 from rethinker.report.markdown import markdown_cell, markdown_table
 
 ALL = "all"
@@ -42,15 +43,15 @@ def parse_pass_rate(value: object, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{where}: pass rate {value!r} is not a number")
+        raise UserError(f"{where}: pass rate {value!r} is not a number")
     try:
         rate = float(value)
     except ValueError as exc:
-        raise ValueError(f"{where}: pass rate {value!r} is not a number") from exc
+        raise UserError(f"{where}: pass rate {value!r} is not a number") from exc
     if math.isnan(rate):
         return None
     if not 0 <= rate <= 1:
-        raise ValueError(f"{where}: pass rate {rate} is outside [0, 1]")
+        raise UserError(f"{where}: pass rate {rate} is outside [0, 1]")
     return rate
 
 
@@ -116,7 +117,7 @@ def difficulty_report(
     """Write `difficulty.png` and `difficulty.md` for the pass rates in `metadata[column]`; returns the counts."""
     groups, missing = group_pass_rates(examples, column, category_key)
     if not groups[ALL]:
-        raise ValueError(f"no example has a pass rate in metadata {column!r} ({len(examples)} examples)")
+        raise UserError(f"no example has a pass rate in metadata {column!r} ({len(examples)} examples)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figure, markdown = out / FIGURE_FILE, out / MARKDOWN_FILE

@@ -93,6 +93,14 @@ FIGURES: tuple[FigureSpec, ...] = (
 )
 """Every figure the report can draw; a series with no points is left out, and a figure with none is not written."""
 
+OFF_WHEN_ZERO = ("replay/", "batch/replay_frac", "loss/kl", "loss/sft", "rethink/")
+"""Metrics of optional features (replay, KL, rethinking's SFT loss) that a run with the feature off logs as zeros."""
+
+
+def feature_was_off(key: str, values: Sequence[float]) -> bool:
+    """Whether `values` of an optional feature's metric are all zero: the feature was off, so nothing is drawn."""
+    return key.startswith(OFF_WHEN_ZERO) and all(value == 0 for value in values)
+
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
     """Trailing mean over the last `window` values (fewer at the start); `window <= 1` returns the values unchanged."""
@@ -149,13 +157,23 @@ def plot_runs(runs: Sequence[Run], out_dir: Path, smooth: int = 1) -> dict[str, 
     return {file: series for file, series in figures.items() if series}
 
 
+def features_off(runs: Sequence[Run]) -> list[str]:
+    """The figures' metrics that every run logged only as zeros of a feature that was off (left out of the figures)."""
+    keys = dict.fromkeys(key for spec in FIGURES for panel in spec.panels for key in panel.keys)
+    return [
+        key
+        for key in keys
+        if any(run.series(key)[1] for run in runs) and all(feature_was_off(key, run.series(key)[1]) for run in runs)
+    ]
+
+
 def _panel_series(panel: Panel, runs: Sequence[Run]) -> list[tuple[int, Run, int, str]]:
-    """(run index, run, key index, key) for every key of `panel` that a run has at least one value of."""
+    """(run index, run, key index, key) for every key of `panel` that a run has values of, not all off-zeros."""
     return [
         (run_index, run, key_index, key)
         for run_index, run in enumerate(runs)
         for key_index, key in enumerate(panel.keys)
-        if run.series(key)[1]
+        if run.series(key)[1] and not feature_was_off(key, run.series(key)[1])
     ]
 
 

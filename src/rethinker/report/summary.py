@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from rethinker.report.markdown import fenced, markdown_cell, markdown_table
 from rethinker.report.metrics import Run, finite_number, latest_samples_file, read_samples
-from rethinker.report.plots import FIGURES, Series
+from rethinker.report.plots import FIGURES, Series, feature_was_off
 
 WINDOW_FRACTION = 0.1
 """Reward at the start and end of a run is averaged over this share of its training steps."""
@@ -39,6 +39,11 @@ class RunSummary:
     reward_end: float | None
     effective_start: float | None
     effective_end: float | None
+    sft_loss_start: float | None
+    sft_loss_end: float | None
+    eval_loss_start: float | None
+    eval_loss_end: float | None
+    eval_loss_end_step: int | None
     total_time_s: float | None
 
 
@@ -57,6 +62,9 @@ def summarize(run: Run) -> RunSummary:
     reward_start, reward_end = edge_means(run.series("reward/mean")[1])
     effective = run.series("groups/effective_frac")[1]
     step_times = run.series("time/step_s")[1]
+    sft_losses = run.series("loss/sft")[1]
+    sft_loss_start, sft_loss_end = edge_means([] if feature_was_off("loss/sft", sft_losses) else sft_losses)
+    eval_loss_steps, eval_losses = run.series("eval/loss")
     return RunSummary(
         label=run.label,
         path=str(run.path),
@@ -72,6 +80,11 @@ def summarize(run: Run) -> RunSummary:
         reward_end=reward_end,
         effective_start=effective[0] if effective else None,
         effective_end=effective[-1] if effective else None,
+        sft_loss_start=sft_loss_start,
+        sft_loss_end=sft_loss_end,
+        eval_loss_start=eval_losses[0] if eval_losses else None,
+        eval_loss_end=eval_losses[-1] if eval_losses else None,
+        eval_loss_end_step=eval_loss_steps[-1] if eval_losses else None,
         total_time_s=sum(step_times) if step_times else None,
     )
 
@@ -104,15 +117,20 @@ def summary_rows(summary: RunSummary) -> list[tuple[str, str]]:
         (f"mean reward, last {percent} of steps", format_value(summary.reward_end)),
         ("effective-group share at start", format_value(summary.effective_start)),
         ("effective-group share at end", format_value(summary.effective_end)),
+        (f"SFT loss, first {percent} of steps", format_value(summary.sft_loss_start)),
+        (f"SFT loss, last {percent} of steps", format_value(summary.sft_loss_end)),
+        ("held-out loss at start", format_value(summary.eval_loss_start)),
+        ("final held-out loss", format_value(summary.eval_loss_end) + _at(summary.eval_loss_end_step)),
         ("total step time", format_duration(summary.total_time_s)),
     ]
 
 
 def comparison_table(summaries: Sequence[RunSummary]) -> str:
-    """The headline numbers of several runs side by side, one column per run."""
+    """The headline numbers of several runs side by side, one column per run; rows no run has are left out."""
     columns = [summary_rows(summary) for summary in summaries]
     names = [name for name, _ in columns[0]]
     rows = [[name, *(column[index][1] for column in columns)] for index, name in enumerate(names)]
+    rows = [row for row in rows if any(cell != "-" for cell in row[1:])]
     return markdown_table(["metric", *(markdown_cell(summary.label) for summary in summaries)], rows)
 
 

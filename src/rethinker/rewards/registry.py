@@ -179,7 +179,10 @@ def _load_file(target: str, spec: str) -> ModuleType:
         raise RewardSpecError(f"reward spec {spec!r}: cannot load {path} as Python")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise RewardSpecError(f"reward spec {spec!r}: {path} line {error.lineno}: {error.msg}") from error
     return module
 
 

@@ -315,4 +315,7 @@ class Verifier:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), None if sys.argv[2] == "none" else int(sys.argv[2]))
+    try:
+        serve(int(sys.argv[1]), None if sys.argv[2] == "none" else int(sys.argv[2]))
+    except BrokenPipeError:
+        sys.exit(0)  # the parent stopped (on an error it reports itself): nothing is waiting for this worker

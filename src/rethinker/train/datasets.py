@@ -7,6 +7,7 @@ import logging
 import torch
 
 from rethinker.config import DataConfig
+from rethinker.data.errors import DataError
 from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.selection import parse_interval, select_by_interval
@@ -19,7 +20,14 @@ log = logging.getLogger(__name__)
 def column_map(columns: dict) -> ColumnMap:
     """A `ColumnMap` from config: `{"preset": "geometry3k"}` and/or explicit column names."""
     fields = dict(columns)
-    preset = COLUMN_PRESETS[fields.pop("preset", "default")]
+    preset_name = fields.pop("preset", "default")
+    unknown = sorted(set(fields) - set(ColumnMap.__dataclass_fields__))
+    if preset_name not in COLUMN_PRESETS or unknown:
+        raise DataError(
+            f"columns: unknown preset {preset_name!r} or keys {unknown}; presets are {', '.join(COLUMN_PRESETS)}, "
+            f"keys preset, {', '.join(ColumnMap.__dataclass_fields__)}"
+        )
+    preset = COLUMN_PRESETS[preset_name]
     if "metadata" in fields and fields["metadata"] is not None:
         fields["metadata"] = tuple(fields["metadata"])
     return ColumnMap(**{**preset.__dict__, **fields})
@@ -53,7 +61,7 @@ def build_datasets(config: DataConfig, seed: int) -> tuple[list[Example], list[E
             config.eval_path, columns=column_map(config.columns), image_root=config.image_root, on_error=config.on_error
         ).examples
     if not train:
-        raise ValueError(f"no training examples left from {config.path}")
+        raise DataError(f"{config.path}: no training examples left (empty file, or none in the pass-rate interval)")
     return train, held_out, counts
 
 

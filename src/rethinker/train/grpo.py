@@ -20,7 +20,7 @@ from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
-from rethinker.telemetry import MetricsLogger, progress_bar
+from rethinker.telemetry import MetricsLogger, progress_bar, progress_fields
 from rethinker.train.checkpoint import (
     checkpoint_to_resume,
     latest_checkpoint,
@@ -82,8 +82,9 @@ class GRPOTrainer:
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         self.config_changes = check_resume_config(self.run_dir, config) if checkpoint is not None else {}
-        self.policy: Policy = load_policy(config, checkpoint, self.dist)
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
+        self.reward_fn = get_reward_fn(config.reward.fn)
+        self.policy: Policy = load_policy(config, checkpoint, self.dist)
         prompt = config.prompt
         pixel_cache_bytes = config.data.pixel_cache_mb * 1024 * 1024
         self.train_bank = PromptBank(
@@ -103,7 +104,6 @@ class GRPOTrainer:
             pixel_cache_bytes=pixel_cache_bytes,
         )
         self.stream = DataStream(len(train), config.seed, config.data.shuffle)
-        self.reward_fn = get_reward_fn(config.reward.fn)
         self.verifier = Verifier(workers=config.reward.workers, timeout_s=config.reward.timeout_s)
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)
@@ -572,9 +572,7 @@ class GRPOTrainer:
                 if self.should(self.config.checkpoint.every):
                     self.save()
                 bar.update(1)
-                bar.set_postfix(
-                    reward=f"{metrics['reward/mean']:.2f}", acc=f"{metrics.get('eval/acc', float('nan')):.2f}"
-                )
+                bar.set_postfix(progress_fields(metrics, {"reward": "reward/mean", "acc": "eval/acc"}))
             return self.save()
         finally:
             bar.close()

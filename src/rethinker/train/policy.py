@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -10,12 +12,13 @@ from pathlib import Path
 from transformers import PreTrainedModel
 
 from rethinker.config import RLConfig
-from rethinker.models.loading import cache_dir, load_model, load_processor
+from rethinker.errors import UserError
+from rethinker.models.loading import ModelPathError, cache_dir, check_checkpoint, load_model, load_processor
 from rethinker.models.processor import VisionProcessor
 from rethinker.models.tiny import RANDOM_ALIASES, ensure_tiny
 from rethinker.rollout.base import RolloutEngine
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings, check_logprob_temperatures
+from rethinker.rollout.vllm_engine import INSTALL_HINT, VLLMRolloutEngine, VLLMSettings, check_logprob_temperatures
 from rethinker.train.distributed import DistEnv, shard_model
 
 
@@ -36,18 +39,44 @@ class Policy:
         return self.rollout_model if self.rollout_model is not None else self.model
 
 
-def resolve_model_path(path: str) -> Path:
-    """A checkpoint directory for `model.path`.
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+"""What a Hugging Face Hub model id looks like: `owner/name`."""
+
+
+def resolve_model_path(path: str, key: str = "model") -> Path:
+    """A checked local checkpoint directory for a model setting (`key` names it in errors, e.g. 'model.path').
 
     'tiny' is the packaged warm-started tiny model (reproduced by `scripts/make_tiny_warm.sh`); 'tiny-random' builds
     (once, in the cache) the randomly initialised Qwen2.5-VL it starts from, and 'tiny-random-qwen2-vl',
-    'tiny-random-qwen2.5-vl' and 'tiny-random-qwen3-vl' the same for each model family.
+    'tiny-random-qwen2.5-vl' and 'tiny-random-qwen3-vl' the same for each model family. Anything else must be a local
+    checkpoint directory; a missing one, a hub id or a folder without a supported config is a `ModelPathError`.
     """
     if path == "tiny":
         return Path(str(resources.files("rethinker").joinpath("assets", "tiny-warm")))
     if path in RANDOM_ALIASES:
         return ensure_tiny(cache_dir(), family=RANDOM_ALIASES[path])
-    return Path(path)
+    local = Path(path).expanduser()
+    if not local.exists():
+        if HUB_ID.fullmatch(path):
+            raise ModelPathError(
+                f"{key} {path!r}: no such local folder, and no model hub is reachable to fetch it as a Hugging Face "
+                f"id; on a machine with network access run `huggingface-cli download {path} --local-dir DIR`, copy "
+                "DIR here and pass its path"
+            )
+        raise ModelPathError(
+            f"{key} {path!r}: no such folder; pass a local checkpoint directory, 'tiny' or one of "
+            f"{', '.join(sorted(RANDOM_ALIASES))}"
+        )
+    if not local.is_dir():
+        raise ModelPathError(f"{key} {path!r} is a file; pass the checkpoint folder that holds config.json")
+    check_checkpoint(local)
+    return local
+
+
+def check_engine_available(engine: str) -> None:
+    """Refuse `rollout.engine=vllm` up front when vLLM is not installed, before any model loads."""
+    if engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise UserError(INSTALL_HINT)
 
 
 def build_engine(config: RLConfig, model: PreTrainedModel, processor: VisionProcessor) -> RolloutEngine:
@@ -78,7 +107,8 @@ def load_policy(config: RLConfig, checkpoint: Path | None = None, env: DistEnv |
 
     Under torchrun the trained and reference models are FSDP-sharded and rollouts use an unsharded copy on each rank.
     """
-    source = Path(checkpoint) if checkpoint is not None else resolve_model_path(config.model.path)
+    check_engine_available(config.rollout.engine)
+    source = Path(checkpoint) if checkpoint is not None else resolve_model_path(config.model.path, "model.path")
     model_cfg = config.model
     model = load_model(source, model_cfg.dtype, model_cfg.trust_remote_code)
     if model_cfg.gradient_checkpointing:
@@ -86,7 +116,7 @@ def load_policy(config: RLConfig, checkpoint: Path | None = None, env: DistEnv |
     processor = load_processor(source, model_cfg.min_pixels, model_cfg.max_pixels)
     ref_model = None
     if config.algo.kl_coef > 0:
-        ref_source = resolve_model_path(config.model.path)
+        ref_source = resolve_model_path(config.model.path, "model.path")
         ref_model = (
             load_model(ref_source, model_cfg.dtype, model_cfg.trust_remote_code) if checkpoint else copy.deepcopy(model)
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rethinker.config import load_config
+from rethinker.data.errors import DataError
+from rethinker.train.sft_config import SFTConfig
 
 DEFAULT_PRESET = "sft-tiny"
 
@@ -20,12 +23,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def check_data_paths(config: SFTConfig) -> None:
+    """Refuse a missing training or held-out file before any model loads."""
+    paths = {"data.path": config.data.path if config.data.source == "file" else None, "eval.path": config.eval.path}
+    for key, path in paths.items():
+        if path and not Path(path).exists():
+            raise DataError(f"{key} {path}: data file not found")
+
+
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, and print the final checkpoint's path."""
+    from rethinker.train.policy import resolve_model_path
     from rethinker.train.sft import train_sft
-    from rethinker.train.sft_config import SFTConfig
 
     config = load_config(SFTConfig, args.config, args.overrides, default=DEFAULT_PRESET)
+    resolve_model_path(config.model.path, "model.path")
+    check_data_paths(config)
     final = train_sft(config)
     print(f"final checkpoint: {final}")
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from rethinker.data.errors import DataError
 from rethinker.data.images import load_image
 from rethinker.data.sharegpt import SFTRecord, load_sharegpt, synthetic_sft_records
 from rethinker.data.synthetic import FAMILIES
@@ -192,7 +193,7 @@ def build_sft_records(
     else:
         train, held = _held_out_split(records, evaluation.fraction, seed)
     if not train:
-        raise ValueError(f"no training conversations left from {data.path}")
+        raise DataError(f"{data.path}: no training conversations left (empty file, or all held out)")
     return train, held[: evaluation.size]
 
 

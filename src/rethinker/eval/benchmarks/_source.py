@@ -70,6 +70,10 @@ def read_rows(path: Path, limit: int | None = None, split: str | None = None) ->
         if limit is not None and len(rows) >= limit:
             break
         rows.append(row)
+    if not rows and limit != 0:
+        raise BenchmarkDataError(
+            f"{path}: no rows; the benchmark file is empty (check --data points at the right file)"
+        )
     return rows
 
 
