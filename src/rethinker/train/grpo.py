@@ -18,7 +18,7 @@ from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
-from rethinker.telemetry import MetricsLogger, progress_bar
+from rethinker.telemetry import MetricsLogger, flag_no_signal, progress_bar
 from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream, build_datasets
 from rethinker.train.distributed import (
@@ -459,6 +459,7 @@ class GRPOTrainer:
                 metrics = self.train_step()
                 if len(self.eval_bank) and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
+                metrics.update(flag_no_signal(bar, metrics))
                 self.logger.log(self.step, metrics)
                 if self.should(self.config.checkpoint.every):
                     self.save()
