@@ -63,7 +63,7 @@ def standin_reply(prompt: str) -> dict[str, str]:
             return {"reasoning_content": "The description gives no count.", "content": ""}
         count = f"{numbers[0]} {counted_noun(fields['question'])}"
         return {
-            "reasoning_content": f"The description says there are {count}. I count {count}.",
+            "reasoning_content": f"I count {count}, as the description says.",
             "content": f"\\boxed{{{numbers[0]}}}",
         }
     return {"content": ""}
