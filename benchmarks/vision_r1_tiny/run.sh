@@ -7,12 +7,13 @@
 #   4. cold-start SFT: `rethinker sft vision-r1-cold-tiny` on the kept records;
 #   5. PTST with HFRRF: `rethinker train vision-r1-tiny` from the SFT checkpoint;
 #   6. OUT/summary.json: held-out accuracy and format rate at each point (benchmarks/vision_r1_tiny/summary.py).
-# Usage: benchmarks/vision_r1_tiny/run.sh OUT_DIR [SEED]. Smaller runs (tests): VR1_SIZE (VQA items, 1024),
-# VR1_SFT_STEPS (SFT steps, preset's 200), VR1_RL_STEPS (steps per PTST stage, preset's 15).
+# Usage: benchmarks/vision_r1_tiny/run.sh OUT_DIR [SEED]. Smaller runs (tests): VR1_SIZE (VQA items, 4096),
+# VR1_SFT_STEPS (SFT steps, preset's 200), VR1_RL_STEPS (steps per PTST stage, preset's 15), VR1_EVAL_SIZE (held-out
+# items, preset's 200).
 set -euo pipefail
 OUT=$(realpath -m "$1")
 SEED=${2:-0}
-SIZE=${VR1_SIZE:-1024}
+SIZE=${VR1_SIZE:-4096}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY="$ROOT/.venv/bin/python"
 CLI="$ROOT/.venv/bin/rethinker"
@@ -31,6 +32,7 @@ URL=$(cat "$OUT/standin.url")
 kill "$STANDIN"
 
 RL=("seed=$SEED" "${QUIET[@]}")
+[[ -n "${VR1_EVAL_SIZE:-}" ]] && RL+=("eval.size=$VR1_EVAL_SIZE")
 if [[ -n "${VR1_RL_STEPS:-}" ]]; then
   N=$VR1_RL_STEPS
   RL+=("train.steps=$((2 * N))" "eval.every=$N" \

@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
-PROCESS_LOCAL_PREFIXES = ("time/", "prompts/")
-"""Metrics that describe the process rather than the run (timings, the prompt cache's counters): a resumed run
-reproduces every other metric exactly, but not these."""
+PROCESS_LOCAL_PREFIXES = ("time/", "prompts/", "warn/")
+"""Metrics that describe the process rather than the run (timings, the prompt cache's counters, warning streaks, which
+restart with the process): a resumed run reproduces every other metric exactly, but not these."""
 
 
 def run_state_metrics(row: dict[str, Any]) -> dict[str, Any]:
