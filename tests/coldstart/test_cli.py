@@ -105,7 +105,7 @@ def test_console_command_with_the_preset_name_against_the_standin(
     assert "4 kept, 0 dropped of 4 records" in result.stdout
     responses = [record["conversations"][1]["value"] for record in jsonl(tmp_path / "out" / "coldstart.jsonl")]
     assert len(responses) == 4 and all(has_think_answer_format(text) for text in responses)
-    assert all("description" not in text and "The image shows" in text for text in responses)
+    assert all("description" not in text and "as the image shows" in text for text in responses)
 
 
 def test_console_command_names_an_unknown_preset(rethinker_cli: Callable[..., Any], user_error: Any) -> None:
