@@ -16,6 +16,8 @@ from rethinker.coldstart.standin import StandinHandler
 from rethinker.coldstart.synthetic_vqa import write_synthetic_vqa
 from rethinker.rewards.format import has_think_answer_format
 
+REPO_ROOT = Path(__file__).parents[2]
+
 
 def test_add_parser_registers_config_and_overrides() -> None:
     parser = argparse.ArgumentParser(prog="rethinker")
@@ -79,8 +81,9 @@ def test_console_command_with_a_config_file_and_overrides(
     assert len(jsonl(tmp_path / "out" / "coldstart.jsonl")) == 2
 
 
-def test_console_command_with_the_preset_name_against_the_standin(
-    tmp_path: Path, rethinker_cli: Callable[..., Any], jsonl: Callable[[Path], list[dict[str, Any]]]
+@pytest.mark.parametrize("config", [["configs/coldstart.yaml"], ["coldstart"], []])
+def test_console_command_with_the_shipped_config_its_preset_name_or_none_against_the_standin(
+    config: list[str], tmp_path: Path, rethinker_cli: Callable[..., Any], jsonl: Callable[[Path], list[dict[str, Any]]]
 ) -> None:
     vqa = write_synthetic_vqa(tmp_path / "vqa", size=4, seed=0)
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandinHandler)
@@ -89,7 +92,7 @@ def test_console_command_with_the_preset_name_against_the_standin(
     try:
         result = rethinker_cli(
             "coldstart",
-            "coldstart",
+            *config,
             f"input={vqa}",
             f"output_dir={tmp_path / 'out'}",
             f"mllm.base_url={url}",
@@ -97,6 +100,7 @@ def test_console_command_with_the_preset_name_against_the_standin(
             "reasoner.api_key_env=null",
             "filters.min_reasoning_chars=10",
             "progress=false",
+            cwd=REPO_ROOT,
         )
     finally:
         server.shutdown()
