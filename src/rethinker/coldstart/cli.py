@@ -32,6 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline for parsed arguments; 0 when every record is finished, 2 on a bad config or input."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would drown the output
     try:
         config = load_config(args.config, args.overrides)
         summary = asyncio.run(run_pipeline(config))
