@@ -46,6 +46,6 @@ def test_zero_reward_run_warns_and_the_report_shows_it(
     assert "WARNING flat: no learning signal for 6 steps" in result.stderr
     report = (run_dir / "report" / "report.md").read_text()
     assert "> **Warning:** flat: no learning signal for 6 steps" in report
-    assert "format or template mismatch" in report
+    assert "format or template mismatch" in report and "&lt;think>" in report
     data = json.loads((run_dir / "report" / "report.json").read_text())
     assert "format or template mismatch" in data["runs"][0]["warnings"][0]

@@ -133,8 +133,8 @@ def sample_markdown(record: Mapping[str, Any], samples_dir: Path, out_dir: Path)
 
 
 def warning_panel(warnings: Sequence[str]) -> str:
-    """A Markdown block quote that lists a run's warnings, shown before anything else of the run."""
-    return "\n>\n".join(f"> **Warning:** {markdown_cell(text)}" for text in warnings)
+    """A Markdown block quote that lists a run's warnings; `<` is escaped so tags such as `<think>` stay visible."""
+    return "\n>\n".join(f"> **Warning:** {markdown_cell(text).replace('<', '&lt;')}" for text in warnings)
 
 
 def run_markdown(
