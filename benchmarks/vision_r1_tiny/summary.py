@@ -40,8 +40,8 @@ def main() -> int:
     summary = summarize(out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for name in ("base", "zero_end", "after_sft", "after_ptst"):
-        values = summary[name]
-        print(f"{name:>10}: accuracy {values['acc']:.3f}, format rate {values['format_rate']:.3f} (step {values['step']})")
+        acc, rate, step = (summary[name][key] for key in ("acc", "format_rate", "step"))
+        print(f"{name:>10}: accuracy {acc:.3f}, format rate {rate:.3f} (step {step})")
     return 0
 
 
