@@ -18,9 +18,9 @@ from rethinker.errors import UserError
 
 log = logging.getLogger(__name__)
 
-PROCESS_LOCAL_PREFIXES = ("time/", "prompts/")
-"""Metrics that describe the process rather than the run (timings, the prompt cache's counters): a resumed run
-reproduces every other metric exactly, but not these."""
+PROCESS_LOCAL_PREFIXES = ("time/", "prompts/", "warn/")
+"""Metrics that describe the process rather than the run (timings, the prompt cache's counters, warning streaks, which
+restart with the process): a resumed run reproduces every other metric exactly, but not these."""
 
 
 class DiskFullError(UserError):
@@ -169,13 +169,6 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def progress_bar(total: int, initial: int, enabled: bool, desc: str) -> tqdm:
-    """A tqdm bar that starts at `initial` (so a resumed run shows its true position and ETA); rank 0 only."""
-    return tqdm(
-        total=total, initial=initial, disable=not (enabled and is_main_process()), desc=desc, dynamic_ncols=True
-    )
-
-
 def progress_fields(metrics: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, str]:
     """Progress-bar fields (`{"acc": "eval/acc"}`) for the metrics this step has and that are finite numbers."""
     fields = {}
@@ -184,3 +177,54 @@ def progress_fields(metrics: Mapping[str, Any], names: Mapping[str, str]) -> dic
         if isinstance(value, float) and math.isfinite(value):
             fields[label] = f"{value:.2f}"
     return fields
+
+
+class ProgressBar(tqdm):
+    """A tqdm bar that also counts the run's latest streak of steps without a learning signal."""
+
+    label: str = ""
+    no_signal_steps: int = 0
+
+
+def progress_bar(total: int, initial: int, enabled: bool, desc: str) -> ProgressBar:
+    """A tqdm bar that starts at `initial` (so a resumed run shows its true position and ETA); rank 0 only."""
+    bar = ProgressBar(
+        total=total, initial=initial, disable=not (enabled and is_main_process()), desc=desc, dynamic_ncols=True
+    )
+    bar.label = desc
+    return bar
+
+
+NO_SIGNAL_WARN_STEPS = 5
+"""Steps in a row without a learning signal after which a run warns."""
+NO_SIGNAL_METRIC = "warn/no_signal_steps"
+"""The metric holding the current streak of steps in which no group had different rewards (so no gradient)."""
+
+
+def no_signal_warning(streak: int, reward_mean: float) -> str:
+    """The warning text for a streak of `streak` steps without a learning signal."""
+    cause = (
+        "every sample scored 0: almost always a format or template mismatch (the prompt asks for one "
+        "answer format, the reward checks another; HFRRF pays only for <think>...</think><answer>...</answer>)"
+        if reward_mean == 0.0
+        else "every group's responses scored the same, so every advantage is 0 (tasks too easy or too hard?)"
+    )
+    return f"no learning signal for {streak} steps: {cause}"
+
+
+def flag_no_signal(bar: ProgressBar, metrics: dict[str, float]) -> dict[str, float]:
+    """Count steps in a row whose groups all scored flat (`groups/effective_frac` 0); warn once the streak is long.
+
+    The warning goes to the log (and every `NO_SIGNAL_WARN_STEPS` steps again), into the progress bar's description,
+    and the streak into the metrics as `warn/no_signal_steps`, which `rethinker report` reads.
+    """
+    flat = metrics.get("groups/effective_frac") == 0.0
+    bar.no_signal_steps = bar.no_signal_steps + 1 if flat else 0
+    streak = bar.no_signal_steps
+    if streak >= NO_SIGNAL_WARN_STEPS:
+        if streak % NO_SIGNAL_WARN_STEPS == 0:
+            log.warning(no_signal_warning(streak, float(metrics.get("reward/mean", math.nan))))
+        bar.set_description_str(f"{bar.label} [NO LEARNING SIGNAL for {streak} steps]", refresh=False)
+    elif not flat:
+        bar.set_description_str(bar.label, refresh=False)
+    return {NO_SIGNAL_METRIC: float(streak)}

@@ -5,7 +5,8 @@ answers each stage deterministically. Markers in a question choose the server's 
 [wrong] a wrong final answer, [blind] a reasoning that cannot see the image, [500] always HTTP 500, [flaky] HTTP 500
 on the first attempt of each stage, [429] HTTP 429 once, [slow] answers after the client's timeout, [badjson] a body
 that is not JSON, [nofield] JSON without choices, [400] HTTP 400, [echo400] HTTP 400 echoing the Authorization header,
-[408] HTTP 408 once.
+[408] HTTP 408 once, [empty] an empty message on the first attempt of each stage. Setting `healed` on the server
+turns every fault off, as when a faulty endpoint recovers before a resumed run.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ScriptedChatServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self.attempts: Counter[tuple[str, str]] = Counter()
+        self.healed = False
 
     @property
     def url(self) -> str:
@@ -113,6 +115,12 @@ class ChatHandler(BaseHTTPRequestHandler):
                 {"stage": stage, "question": question, "images": len(images), "auth": self.headers.get("Authorization")}
             )
         time.sleep(self.server.delay_s)
+        if self.server.healed:
+            question = re.sub(r"\[\w+\]", "", question)
+        if "[empty]" in question and attempt == 1:
+            return self.send(
+                200, json.dumps({"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]}).encode()
+            )
         if "[500]" in question or ("[flaky]" in question and attempt == 1):
             return self.send(500, b'{"error": "overloaded"}')
         if "[429]" in question and attempt == 1:

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from rethinker.coldstart.client import ChatClient, ChatRequestError, backoff_delay, parse_reply, user_message
+from rethinker.coldstart.client import (
+    RETRYABLE_REASONS,
+    ChatClient,
+    ChatRequestError,
+    backoff_delay,
+    parse_reply,
+    user_message,
+)
 from rethinker.coldstart.config import ColdstartConfig, EndpointConfig
 from rethinker.coldstart.pipeline import run_pipeline
 
@@ -48,6 +55,13 @@ def test_user_message_puts_images_before_text() -> None:
     assert user_message("hi", []) == {"role": "user", "content": "hi"}
 
 
+def test_empty_reply_is_a_retryable_failure() -> None:
+    with pytest.raises(ChatRequestError) as raised:
+        parse_reply({"choices": [{"message": {"content": " ", "reasoning_content": ""}, "finish_reason": "stop"}]})
+    assert raised.value.reason == "empty_reply"
+    assert raised.value.reason in RETRYABLE_REASONS
+
+
 def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
     tmp_path: Path,
     chat_server: Any,
@@ -67,6 +81,7 @@ def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
         "[400]",
         "[flaky] [wrong]",
         "[408]",
+        "[empty]",
     ]
     vqa = make_vqa(questions)
     out = tmp_path / "out"
@@ -75,7 +90,7 @@ def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
 
     kept = {record["id"] for record in jsonl(out / "coldstart.jsonl")}
     dropped = {record["id"]: f"{record['stage']}:{record['reason']}" for record in jsonl(out / "dropped.jsonl")}
-    assert kept == {"r0", "r1", "r2", "r9"}
+    assert kept == {"r0", "r1", "r2", "r9", "r10"}
     assert dropped == {
         "r3": "pseudo_cot:server_error",
         "r4": "pseudo_cot:timeout",
@@ -99,12 +114,34 @@ def test_faulty_endpoint_retries_counts_reasons_and_loses_nothing(
         "malformed_json": 3,
         "missing_field": 3,
         "client_error": 1,
+        "empty_reply": 2,
     }
-    assert summary["requests"]["reasoner"]["failed_attempts"] == {"server_error": 2, "rate_limited": 1, "timeout": 1}
-    assert summary["this_run"]["stages"]["pseudo_cot"] == {"started": 10, "succeeded": 5, "failed": 5}
+    assert summary["requests"]["reasoner"]["failed_attempts"] == {
+        "server_error": 2,
+        "rate_limited": 1,
+        "timeout": 1,
+        "empty_reply": 1,
+    }
+    assert summary["this_run"]["stages"]["pseudo_cot"] == {"started": 11, "succeeded": 6, "failed": 5}
     asked = chat_server.questions_asked()
     assert asked.count("q7 [400]") == 1
     assert asked.count("q3 [500]") == 3
+
+    chat_server.healed = True
+    asked_before = len(asked)
+    resumed = asyncio.run(run_pipeline(ColdstartConfig.model_validate(config)))
+    kept = {record["id"] for record in jsonl(out / "coldstart.jsonl")}
+    assert kept == {"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r9", "r10"}
+    assert resumed["retried_drops"] == 4
+    assert resumed["totals"] == {
+        "finished": 11,
+        "kept": 9,
+        "dropped": 2,
+        "drop_reasons": {"filter:wrong_answer": 1, "pseudo_cot:client_error": 1},
+    }
+    asked_again = chat_server.questions_asked()[asked_before:]
+    assert "q7 [400]" not in asked_again and "q8 [flaky] [wrong]" not in asked_again
+    assert {"q3 [500]", "q4 [slow]", "q5 [badjson]", "q6 [nofield]"} <= set(asked_again)
 
 
 def test_api_key_is_sent_but_never_logged_or_written(

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 from rethinker.coldstart.config import ConfigError, load_config
@@ -23,7 +22,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="build cold-start SFT data by modality bridging over an OpenAI-compatible API",
         description="Pseudo chain of thought -> image description -> text reasoning -> filtering; resumable.",
     )
-    parser.add_argument("config", type=Path, help="YAML config (see configs/coldstart.yaml)")
+    parser.add_argument(
+        "config", nargs="?", help="a preset name (default: coldstart) or a YAML file (see configs/coldstart.yaml)"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. mllm.model=NAME")
     parser.set_defaults(func=run)
     return parser
@@ -31,6 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline for parsed arguments; 0 when every record is finished, 2 on a bad config or input."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would drown the output
     try:
         config = load_config(args.config, args.overrides)
         summary = asyncio.run(run_pipeline(config))

@@ -19,9 +19,10 @@ from rethinker.coldstart.config import EndpointConfig
 logger = logging.getLogger(__name__)
 
 RETRYABLE_REASONS = frozenset(
-    {"connection_error", "timeout", "rate_limited", "server_error", "malformed_json", "missing_field"}
+    {"connection_error", "timeout", "rate_limited", "server_error", "malformed_json", "missing_field", "empty_reply"}
 )
-"""Failure reasons worth another attempt; any other reason (a 4xx such as a too-long prompt) fails at once."""
+"""Transient failure reasons: worth another attempt now, and another try when a run resumes. Any other reason (a 4xx
+such as a too-long prompt, an oversized body) fails at once and stays dropped."""
 
 
 class ChatRequestError(Exception):
@@ -80,7 +81,7 @@ def user_message(text: str, image_urls: list[str]) -> dict[str, Any]:
 
 
 def parse_reply(body: Any) -> ChatReply:
-    """The first choice of a decoded completion body; `ChatRequestError('missing_field')` when a field is absent."""
+    """The first choice of a decoded completion body; `ChatRequestError` when a field is absent or the text empty."""
     if not isinstance(body, dict):
         raise ChatRequestError("missing_field", "body is not a JSON object")
     choices = body.get("choices")
@@ -95,11 +96,14 @@ def parse_reply(body: Any) -> ChatReply:
     if not isinstance(content, str) and not (isinstance(reasoning, str) and reasoning):
         raise ChatRequestError("missing_field", "choices[0].message.content")
     finish_reason = choices[0].get("finish_reason")
-    return ChatReply(
+    reply = ChatReply(
         content=content if isinstance(content, str) else "",
         reasoning=reasoning if isinstance(reasoning, str) else "",
         finish_reason=finish_reason if isinstance(finish_reason, str) else None,
     )
+    if not reply.content.strip() and not reply.reasoning.strip():
+        raise ChatRequestError("empty_reply", f"no text (finish_reason={reply.finish_reason})")
+    return reply
 
 
 def retry_after_s(response: httpx.Response) -> float | None:

@@ -9,7 +9,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.coldstart.prompts import DESCRIPTION_PROMPT, PSEUDO_COT_PROMPT, REASONING_PROMPT, placeholders_in
+from rethinker.config import preset_path
 from rethinker.errors import UserError
+
+DEFAULT_PRESET = "coldstart"
 
 
 class ConfigError(UserError):
@@ -118,8 +121,9 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     table[leaf] = yaml.safe_load(raw)
 
 
-def load_config(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> ColdstartConfig:
-    """Read a YAML config, apply overrides, validate; any bad or unknown key raises `ConfigError` naming it."""
+def load_config(config: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ColdstartConfig:
+    """Read a preset or YAML file (default: the `coldstart` preset), apply overrides, validate; errors name the key."""
+    path = preset_path(str(config or DEFAULT_PRESET))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rethinker.coldstart.client import ChatClient, ChatReply, ChatRequestError, user_message
+from rethinker.coldstart.client import RETRYABLE_REASONS, ChatClient, ChatReply, ChatRequestError, user_message
 from rethinker.coldstart.config import ColdstartConfig, FilterConfig
 from rethinker.coldstart.filters import FilterResult, filter_reasoning
 from rethinker.coldstart.images import image_data_url
@@ -52,16 +52,13 @@ class Finished:
 
 
 async def ask(client: ChatClient, stage: str, text: str, image_urls: list[str], stats: RunStats) -> ChatReply:
-    """One stage's request; a failed or empty reply raises `StageFailed`."""
+    """One stage's request; a failed reply (an empty one included, after its retries) raises `StageFailed`."""
     stats.stage(stage, "started")
     try:
         reply = await client.complete([user_message(text, image_urls)])
     except ChatRequestError as error:
         stats.stage(stage, "failed")
         raise StageFailed(stage, error.reason, error.detail) from error
-    if not reply.content.strip() and not reply.reasoning.strip():
-        stats.stage(stage, "failed")
-        raise StageFailed(stage, "empty_reply", "")
     stats.stage(stage, "succeeded")
     return reply
 
@@ -130,14 +127,28 @@ async def bridge(
     return Finished(sharegpt_record(example, verdict.response), None)
 
 
+def dropped_for_good(record: dict[str, Any]) -> bool:
+    """Whether a dropped record stays dropped: a filter verdict or a lasting failure, not a transient request error."""
+    return record.get("stage") == "filter" or record.get("reason") not in RETRYABLE_REASONS
+
+
 def recover_finished(kept: JsonlLog, dropped: JsonlLog, stats: RunStats) -> set[str]:
-    """Ids already finished in earlier runs (after repairing torn last lines), counted into the totals."""
+    """Ids finished in earlier runs (after repairing torn last lines), counted into the totals.
+
+    A record whose latest drop was transient (a timeout, an HTTP 5xx, an empty reply...) is not finished: the run
+    tries it again, and counts how many such retries it starts in `stats.retried_drops`.
+    """
     kept_ids = {str(record["id"]) for record in kept.recover()}
+    latest_drop = {str(record["id"]): record for record in dropped.recover()}
     dropped_ids: set[str] = set()
-    for record in dropped.recover():
-        if str(record["id"]) not in dropped_ids and str(record["id"]) not in kept_ids:
-            dropped_ids.add(str(record["id"]))
-            stats.total_drop_reasons[f"{record.get('stage')}:{record.get('reason')}"] += 1
+    for record_id, record in latest_drop.items():
+        if record_id in kept_ids:
+            continue
+        if not dropped_for_good(record):
+            stats.retried_drops += 1
+            continue
+        dropped_ids.add(record_id)
+        stats.total_drop_reasons[f"{record.get('stage')}:{record.get('reason')}"] += 1
     stats.total_kept = len(kept_ids)
     return kept_ids | dropped_ids
 
@@ -154,7 +165,11 @@ async def run_pipeline(config: ColdstartConfig) -> dict[str, Any]:
     pending = [example for example in examples if example.id not in finished_ids]
     stats.already_finished = len(examples) - len(pending)
     logger.info(
-        "coldstart: %d records, %d finished earlier, %d to do", len(examples), stats.already_finished, len(pending)
+        "coldstart: %d records, %d finished earlier, %d to do (%d dropped earlier for transient reasons, retried)",
+        len(examples),
+        stats.already_finished,
+        len(pending),
+        stats.retried_drops,
     )
     async with ChatClient("mllm", config.mllm) as mllm, ChatClient("reasoner", config.reasoner) as reasoner:
         verifier = Verifier(timeout_s=config.filters.verify_timeout_s)

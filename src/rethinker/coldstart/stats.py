@@ -15,10 +15,14 @@ STAGES = ("images", "pseudo_cot", "description", "reasoning", "filter")
 
 @dataclass
 class RunStats:
-    """This run's per-stage counts and drop reasons, plus kept/dropped totals including earlier runs."""
+    """This run's per-stage counts and drop reasons, plus kept/dropped totals including earlier runs.
+
+    `retried_drops` counts records dropped in earlier runs for transient reasons that this run tries again.
+    """
 
     records: int
     already_finished: int
+    retried_drops: int = 0
     stages: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     kept: int = 0
     drop_reasons: Counter[str] = field(default_factory=Counter)
@@ -49,6 +53,7 @@ class RunStats:
         return {
             "records": self.records,
             "already_finished": self.already_finished,
+            "retried_drops": self.retried_drops,
             "this_run": {
                 "finished": self.finished,
                 "kept": self.kept,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from rethinker.report.difficulty import difficulty_report
 from rethinker.report.metrics import load_run
 from rethinker.report.plots import features_off, plot_runs
 from rethinker.report.summary import write_report
+from rethinker.report.warnings import run_warnings
 
 REPORT_DIR = "report"
 """Where the report goes by default, inside the first run directory."""
@@ -76,6 +78,9 @@ def report_runs(run_dirs: list[str], out: Path, labels: list[str | None], smooth
     runs = [load_run(path, label) for path, label in zip(run_dirs, labels, strict=True)]
     figures = plot_runs(runs, out, smooth)
     markdown, data = write_report(runs, figures, out, samples, smooth)
+    for run in runs:
+        for text in run_warnings(run):
+            print(f"WARNING {run.label}: {text}", file=sys.stderr)
     off = features_off(runs)
     left_out = f"; left out as features that were off (all zero): {', '.join(off)}" if off else ""
     print(f"{len(figures)} figures, {markdown} and {data} written to {out}{left_out}")

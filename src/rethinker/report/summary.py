@@ -14,6 +14,7 @@ from urllib.parse import quote
 from rethinker.report.markdown import fenced, markdown_cell, markdown_table
 from rethinker.report.metrics import Run, finite_number, latest_samples_file, read_samples
 from rethinker.report.plots import FIGURES, Series, feature_was_off
+from rethinker.report.warnings import run_warnings
 
 WINDOW_FRACTION = 0.1
 """Reward at the start and end of a run is averaged over this share of its training steps."""
@@ -149,11 +150,23 @@ def sample_markdown(record: Mapping[str, Any], samples_dir: Path, out_dir: Path)
     return "\n\n".join(parts)
 
 
+def warning_panel(warnings: Sequence[str]) -> str:
+    """A Markdown block quote that lists a run's warnings; `<` is escaped so tags such as `<think>` stay visible."""
+    return "\n>\n".join(f"> **Warning:** {markdown_cell(text).replace('<', '&lt;')}" for text in warnings)
+
+
 def run_markdown(
-    summary: RunSummary, samples: Sequence[Mapping[str, Any]], samples_file: Path | None, out_dir: Path
+    summary: RunSummary,
+    samples: Sequence[Mapping[str, Any]],
+    samples_file: Path | None,
+    out_dir: Path,
+    warnings: Sequence[str] = (),
 ) -> str:
-    """The section of `report.md` for one run: its table, then a few of its latest generations."""
-    parts = [f"## {markdown_cell(summary.label)}", f"Run directory: `{summary.path}`", comparison_table([summary])]
+    """The section of `report.md` for one run: its warnings, its table, then a few of its latest generations."""
+    parts = [f"## {markdown_cell(summary.label)}", f"Run directory: `{summary.path}`"]
+    if warnings:
+        parts.append(warning_panel(warnings))
+    parts.append(comparison_table([summary]))
     if samples_file is not None and samples:
         parts.append(f"### Generations from `{samples_file.parent.name}/{samples_file.name}`")
         parts += [sample_markdown(record, samples_file.parent, out_dir) for record in samples]
@@ -165,15 +178,21 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write `report.md` and `report.json` into `out_dir`; returns their paths."""
     summaries = [summarize(run) for run in runs]
+    warnings = [run_warnings(run) for run in runs]
     samples_files = [latest_samples_file(run.path) for run in runs]
     samples = [read_samples(file, samples_per_run) if file else [] for file in samples_files]
     titles = {spec.file: spec.title for spec in FIGURES}
     sections = ["# Training report", f"Runs: {', '.join(markdown_cell(s.label) for s in summaries)}"]
+    sections += [
+        warning_panel([f"{summary.label}: {text}" for text in run_warned])
+        for summary, run_warned in zip(summaries, warnings, strict=True)
+        if run_warned
+    ]
     if len(summaries) > 1:
         sections.append(comparison_table(summaries))
     sections += [
-        run_markdown(summary, shown, file, out_dir)
-        for summary, shown, file in zip(summaries, samples, samples_files, strict=True)
+        run_markdown(summary, shown, file, out_dir, run_warned)
+        for summary, shown, file, run_warned in zip(summaries, samples, samples_files, warnings, strict=True)
     ]
     if figures:
         sections.append("## Figures")
@@ -184,8 +203,13 @@ def write_report(
     data = {
         "smooth": smooth,
         "runs": [
-            {**asdict(summary), "samples_file": str(file) if file else None, "samples_shown": len(shown)}
-            for summary, file, shown in zip(summaries, samples_files, samples, strict=True)
+            {
+                **asdict(summary),
+                "samples_file": str(file) if file else None,
+                "samples_shown": len(shown),
+                "warnings": run_warned,
+            }
+            for summary, file, shown, run_warned in zip(summaries, samples_files, samples, warnings, strict=True)
         ],
         "figures": {
             file: {"title": titles[file], "series": [asdict(line) for line in series]}

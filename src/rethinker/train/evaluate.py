@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from rethinker.data.images import load_example_images
+from rethinker.rewards.format import has_think_answer_format
 from rethinker.rewards.registry import score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
@@ -42,8 +43,11 @@ def evaluate(
     sample_path: Path | None,
     samples_to_log: int,
 ) -> dict[str, float]:
-    """Greedy responses to every example of `bank`; returns `eval/acc`, `eval/reward`, `eval/len_mean` and the length
-    limit they were generated under, `eval/max_new_tokens`."""
+    """Greedy responses to every example of `bank`: `eval/acc`, `eval/reward`, `eval/format_rate`, `eval/len_mean` and
+    the length limit they were generated under, `eval/max_new_tokens`.
+
+    `eval/format_rate` is the share of responses in Vision-R1's `<think>...</think><answer>...</answer>` format.
+    """
     indices = list(range(len(bank)))
     prompts = [bank.get(i) for i in indices]
     with torch.random.fork_rng():
@@ -61,6 +65,7 @@ def evaluate(
     return {
         "eval/acc": sum(r.correct for r in results) / n,
         "eval/reward": sum(r.reward for r in results) / n,
+        "eval/format_rate": sum(has_think_answer_format(text) for text in texts) / n,
         "eval/len_mean": sum(g.length for g in generations) / n,
         "eval/max_new_tokens": float(max_new_tokens),
     }

@@ -20,7 +20,7 @@ from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import Generation, SamplingParams, groups_per_batch
-from rethinker.telemetry import MetricsLogger, progress_bar, progress_fields
+from rethinker.telemetry import MetricsLogger, flag_no_signal, progress_bar, progress_fields
 from rethinker.train.checkpoint import (
     checkpoint_to_resume,
     latest_checkpoint,
@@ -563,6 +563,7 @@ class GRPOTrainer:
                     self.config_changes = {}
                 if len(self.eval_bank) and self.should(self.config.eval.every):
                     metrics.update(self.evaluate())
+                metrics.update(flag_no_signal(bar, metrics))
                 self.logger.log(self.step, metrics)
                 self.nonfinite.stop_if_diverged(
                     self.step,
