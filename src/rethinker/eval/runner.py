@@ -7,7 +7,6 @@ optional test-time rethinking, scores, append to `samples.jsonl` -> aggregate wi
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -40,7 +39,7 @@ from rethinker.models.processor import VisionProcessor
 from rethinker.rollout.base import RolloutEngine, SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.rollout.triggers import BARE_WAIT
-from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings
+from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings, vllm_installed
 from rethinker.train.policy import resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ def chosen_engine(engine: str, device: str) -> str:
     if engine != "auto":
         return engine
     gpu = torch.cuda.is_available() and not device.startswith("cpu")
-    return "vllm" if gpu and importlib.util.find_spec("vllm") is not None else "hf"
+    return "vllm" if gpu and vllm_installed() else "hf"
 
 
 def resolved(settings: EvalSettings, context: int) -> EvalSettings:

@@ -26,9 +26,11 @@ where `logprobs_mode` exists). vLLM is an optional extra and is imported only wh
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import os
 import socket
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -44,6 +46,11 @@ from rethinker.rollout.base import Generation, SamplingParams
 
 INSTALL_HINT = "rollout.engine=vllm needs vLLM: pip install 'rethinker[vllm]' on a CUDA machine"
 EXACT_LOGPROB_TEMPERATURES = (0.0, 1.0)
+
+
+def vllm_installed() -> bool:
+    """Whether `vllm` can be imported here (already imported counts: a module built in memory has no import spec)."""
+    return "vllm" in sys.modules or importlib.util.find_spec("vllm") is not None
 
 
 def import_vllm() -> ModuleType:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -18,7 +17,13 @@ from rethinker.models.processor import VisionProcessor
 from rethinker.models.tiny import RANDOM_ALIASES, ensure_tiny
 from rethinker.rollout.base import RolloutEngine
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.rollout.vllm_engine import INSTALL_HINT, VLLMRolloutEngine, VLLMSettings, check_logprob_temperatures
+from rethinker.rollout.vllm_engine import (
+    INSTALL_HINT,
+    VLLMRolloutEngine,
+    VLLMSettings,
+    check_logprob_temperatures,
+    vllm_installed,
+)
 from rethinker.train.distributed import DistEnv, shard_model
 
 
@@ -75,7 +80,7 @@ def resolve_model_path(path: str, key: str = "model") -> Path:
 
 def check_engine_available(engine: str) -> None:
     """Refuse `rollout.engine=vllm` up front when vLLM is not installed, before any model loads."""
-    if engine == "vllm" and importlib.util.find_spec("vllm") is None:
+    if engine == "vllm" and not vllm_installed():
         raise UserError(INSTALL_HINT)
 
 
