@@ -94,11 +94,18 @@ class RolloutConfig(Strict):
         None, ge=1, description="vLLM: prompt + response token limit; None = the checkpoint's own."
     )
     vllm_max_images_per_prompt: int = Field(4, ge=1, description="vLLM: most images one prompt may hold.")
-    old_logprobs: Literal["recompute", "engine"] = Field(
-        "recompute",
+    old_logprobs: Literal["auto", "recompute", "engine"] = Field(
+        "auto",
         description="pi_old of the update: recompute = the trainer's own forward pass over each fresh rollout (one "
-        "extra forward, no backward); engine = the rollout engine's sampled-token log-probs.",
+        "extra forward, no backward); engine = the rollout engine's sampled-token log-probs; auto = recompute unless "
+        "the trainer's own HF engine samples in float32, where its log-probs already are the forward pass's.",
     )
+
+    def recomputes_old_logprobs(self, dtype: str) -> bool:
+        """Whether pi_old is recomputed by the trainer for a model of `dtype` (see `old_logprobs`)."""
+        if self.old_logprobs == "auto":
+            return self.engine != "hf" or dtype != "float32"
+        return self.old_logprobs == "recompute"
 
 
 class RewardConfig(Strict):

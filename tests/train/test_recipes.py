@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.config import RLConfig
+from rethinker.config import RLConfig, RolloutConfig
 from rethinker.train.grpo import GRPOTrainer
 
 FORMAT_REWARD = str(Path(__file__).parent / "format_reward.py")
@@ -75,10 +75,12 @@ def stand_in_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
-def test_old_logprobs_are_recomputed_by_default_and_their_gap_to_the_engine_is_logged(
+def test_old_logprobs_of_another_engine_are_recomputed_by_default_and_their_gap_is_logged(
     tmp_path: Path, tiny_config, stand_in_vllm
 ) -> None:
-    assert RLConfig().rollout.old_logprobs == "recompute"
+    assert RLConfig().rollout.old_logprobs == "auto"
+    assert RolloutConfig(engine="vllm").recomputes_old_logprobs("float32")
+    assert RolloutConfig(engine="hf").recomputes_old_logprobs("bfloat16")
     GRPOTrainer(tiny_config(tmp_path / "recompute", "rollout.engine=vllm", "train.steps=1")).fit()
     row = _rows(tmp_path / "recompute")[-1]
     assert row["rollout/logprob_gap_mean"] > 0.5 and row["rollout/logprob_gap_max"] >= row["rollout/logprob_gap_mean"]
@@ -89,3 +91,11 @@ def test_old_logprobs_are_recomputed_by_default_and_their_gap_to_the_engine_is_l
     row = _rows(tmp_path / "engine")[-1]
     assert "rollout/logprob_gap_mean" not in row
     assert abs(row["policy/ratio_mean"] - 1.0) > 0.1, "the stand-in's made-up log-probs serve as pi_old"
+
+
+def test_the_trainers_own_float32_engine_needs_no_recompute_its_log_probs_match(tmp_path: Path, tiny_config) -> None:
+    GRPOTrainer(tiny_config(tmp_path / "auto", "train.steps=1")).fit()
+    assert "rollout/logprob_gap_mean" not in _rows(tmp_path / "auto")[-1]
+    GRPOTrainer(tiny_config(tmp_path / "forced", "rollout.old_logprobs=recompute", "train.steps=1")).fit()
+    row = _rows(tmp_path / "forced")[-1]
+    assert row["rollout/logprob_gap_max"] < 1e-4, "the HF engine's sampled log-probs are the forward pass's"

@@ -369,11 +369,11 @@ class GRPOTrainer:
         )
 
     def old_logprobs(self, samples: list[Sample]) -> dict[str, float]:
-        """pi_old of fresh rollouts: recomputed by the trainer (default) or the engine's; logs the gap between them.
+        """pi_old of fresh rollouts: recomputed by the trainer or the engine's (`rollout.old_logprobs`); logs their gap.
 
         Under torchrun each rank recomputes its own share; the logged max is then the ranks' mean of their maxima.
         """
-        if self.config.rollout.old_logprobs == "engine":
+        if not self.config.rollout.recomputes_old_logprobs(self.config.model.dtype):
             return {}
         start = time.perf_counter()
         engine = [s.old_logprobs for s in samples]
