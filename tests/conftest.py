@@ -44,26 +44,27 @@ def tiny_dir(private_cache: Path) -> Path:
 PARITY = str(Path(__file__).parent / "train" / "parity_reward.py")
 
 
+SMALL_RUN = (
+    "model.path=tiny-random",
+    "data.synthetic.train_size=64",
+    "data.synthetic.eval_size=8",
+    "data.synthetic.families=[count, count_color, compare, sum_count, max_color]",
+    "eval.size=8",
+    "eval.every=0",
+    "eval.at_start=false",
+    "train.queries_per_episode=4",
+    "rollout.group_size=4",
+    "rollout.max_new_tokens=8",
+    "logging.progress=false",
+    "logging.tensorboard=false",
+    f"reward.fn={PARITY}:score",
+)
+"""Overrides that shrink the tiny preset to seconds per step, with the parity plug-in reward."""
+
+
 def small_config(run_dir: Path, *overrides: str) -> RLConfig:
-    """The tiny preset shrunk to seconds per step, with the parity plug-in reward."""
-    base = [
-        f"run_dir={run_dir}",
-        "model.path=tiny-random",
-        "data.synthetic.train_size=64",
-        "data.synthetic.eval_size=8",
-        "data.synthetic.families=[count, count_color, compare, sum_count, max_color]",
-        "eval.size=8",
-        "eval.every=0",
-        "eval.at_start=false",
-        "train.steps=2",
-        "train.queries_per_episode=4",
-        "rollout.group_size=4",
-        "rollout.max_new_tokens=8",
-        "checkpoint.every=0",
-        "logging.progress=false",
-        "logging.tensorboard=false",
-        f"reward.fn={PARITY}:score",
-    ]
+    """The tiny preset shrunk to seconds per step (2 steps, no checkpoints), with the parity plug-in reward."""
+    base = [f"run_dir={run_dir}", *SMALL_RUN, "train.steps=2", "checkpoint.every=0"]
     return load_config(RLConfig, "tiny", [*base, *overrides])
 
 

@@ -26,28 +26,12 @@ from rethinker.train.grpo import GRPOTrainer
 from rethinker.train.resume_config import config_changes
 from rethinker.train.sft import SFTTrainer
 from rethinker.train.update import NonFiniteTrainingError
+from tests.conftest import SMALL_RUN
 from tests.train.test_sft import _config as sft_config
-
-PARITY = str(Path(__file__).parent / "parity_reward.py")
-SMALL = (
-    "model.path=tiny-random",
-    "data.synthetic.train_size=64",
-    "data.synthetic.eval_size=8",
-    "data.synthetic.families=[count, count_color, compare, sum_count, max_color]",
-    "eval.size=8",
-    "eval.every=0",
-    "eval.at_start=false",
-    "train.queries_per_episode=4",
-    "rollout.group_size=4",
-    "rollout.max_new_tokens=8",
-    "logging.progress=false",
-    "logging.tensorboard=false",
-    f"reward.fn={PARITY}:score",
-)
 
 
 def _train(rethinker_cli, run_dir: Path, *overrides: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return rethinker_cli("train", "tiny", f"run_dir={run_dir}", *SMALL, *overrides, **env)
+    return rethinker_cli("train", "tiny", f"run_dir={run_dir}", *SMALL_RUN, *overrides, **env)
 
 
 def _rows(run_dir: Path) -> list[dict]:
@@ -145,7 +129,7 @@ def test_sft_skips_non_finite_updates_and_stops_without_saving_them(tmp_path: Pa
 
 def test_a_kill_inside_the_final_save_resumes_exactly(tmp_path: Path, tiny_dir: Path, rethinker_cli) -> None:
     schedule = ("train.steps=4", "checkpoint.every=2", "optim.schedule=cosine")
-    GRPOTrainer(load_config(RLConfig, "tiny", [f"run_dir={tmp_path / 'straight'}", *SMALL, *schedule])).fit()
+    GRPOTrainer(load_config(RLConfig, "tiny", [f"run_dir={tmp_path / 'straight'}", *SMALL_RUN, *schedule])).fit()
     run_dir = tmp_path / "killed"
     killed = _train(rethinker_cli, run_dir, *schedule, RETHINKER_FAULT="save-before-rename@4")
     assert killed.returncode == -9
