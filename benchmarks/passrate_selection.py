@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rethinker.cli import main as rethinker_main
 from rethinker.config import RLConfig, load_config
-from rethinker.curation.cli import main as passrate
 from rethinker.data.selection import parse_interval
+from rethinker.models.paths import resolve_model_path
 from rethinker.train.grpo import GRPOTrainer
-from rethinker.train.policy import resolve_model_path
 
 COLUMN = "PassRate_bench"
 
@@ -73,8 +73,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out_dir = Path(args.out_dir)
     annotated = out_dir / "annotated.jsonl"
     common = ["--model", args.model, "--format", "synthetic", "--limit", str(args.size), "--name", "bench"]
-    status = passrate(
+    status = rethinker_main(
         [
+            "passrate",
             *common,
             "--samples",
             str(args.samples),

@@ -19,11 +19,11 @@ import torch
 
 from rethinker.errors import UserError
 from rethinker.models.processor import PromptInputs, PromptTooLongError
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.registry import RewardFn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import RolloutEngine, SamplingParams
 from rethinker.telemetry import progress_bar
-from rethinker.train.prompts import PromptBank
 
 log = logging.getLogger(__name__)
 

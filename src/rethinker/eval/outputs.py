@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
+from rethinker.eval.suites.base import Benchmark, ScoredSample
 
 MISSING_RULE = "missing"
 """The rule recorded for an example that had no response (scored 0)."""

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.outputs import sample_line
+from rethinker.eval.suites.base import ScoredSample
 
 SAMPLES_FILE = "samples.jsonl"
 SETTINGS_FILE = "run_settings.json"

@@ -14,11 +14,11 @@ import torch
 
 from rethinker.errors import UserError
 from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.models.prompts import TEMPLATES
 from rethinker.serve.app import build_server
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.generation import Generator
-from rethinker.train.policy import resolve_model_path
 
 logger = logging.getLogger(__name__)
 
