@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from rethinker.jsonl import iter_jsonl
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,15 +51,10 @@ class JsonlLog:
             logger.warning(
                 "%s: removed a half-written last line (%d bytes); its record will be redone", self.path, removed
             )
-        with self.path.open(encoding="utf-8") as lines:
-            for line_number, line in enumerate(lines, start=1):
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    raise ValueError(f"{self.path} line {line_number}: not valid JSON ({error})") from error
-                if not isinstance(record, dict) or "id" not in record:
-                    raise ValueError(f"{self.path} line {line_number}: a record without an 'id'")
-                yield record
+        for line_number, record in iter_jsonl(self.path):
+            if "id" not in record:
+                raise ValueError(f"{self.path} line {line_number}: a record without an 'id'")
+            yield record
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, flushed (and fsynced if asked) before returning."""

@@ -8,6 +8,7 @@ a resumed run writes the same results as an uninterrupted one (with the same `ba
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from rethinker.errors import UserError
+from rethinker.jsonl import JsonlError, iter_jsonl
 from rethinker.models.processor import PromptInputs, PromptTooLongError
 from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.registry import RewardFn, score_batch
@@ -125,12 +127,15 @@ class PartialLog:
                 "delete it to start over, or pass another --out"
             )
         finished: dict[str, QueryResult] = {}
-        for number, line in enumerate(lines[1:], start=2):
-            try:
-                result = QueryResult(**json.loads(line))
-            except (json.JSONDecodeError, TypeError) as error:
-                raise UserError(f"{self.path} line {number}: not a query result ({error}); delete the file") from error
-            finished[result.id] = result
+        try:
+            for number, record in itertools.islice(iter_jsonl(self.path), 1, None):
+                try:
+                    result = QueryResult(**record)
+                except TypeError as error:
+                    raise JsonlError(self.path, number, f"not a query result ({error})") from error
+                finished[result.id] = result
+        except JsonlError as error:
+            raise UserError(f"{error}; delete the file") from error
         return finished
 
     def append(self, results: Sequence[QueryResult]) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from rethinker.data.errors import DataError, FieldError, location
 from rethinker.data.placeholders import place_numbered_images
 from rethinker.data.schema import Example, ImageSource
+from rethinker.jsonl import JsonlError, jsonl_entries
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +91,11 @@ def infer_format(path: Path) -> DataFormat:
 
 def jsonl_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
     """Rows of a JSON-lines file, blank lines ignored; a line that is not a JSON object yields its error."""
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield FieldError("<line>", f"invalid JSON: {error}")
-                continue
-            yield row if isinstance(row, dict) else FieldError("<line>", f"not an object: {type(row).__name__}")
+    for _, entry in jsonl_entries(path):
+        if isinstance(entry, JsonlError):
+            yield FieldError("<line>", f"invalid JSON: {entry.__cause__}" if entry.__cause__ else entry.reason)
+        else:
+            yield entry
 
 
 def json_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:

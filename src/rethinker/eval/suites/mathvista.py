@@ -20,6 +20,7 @@ from rethinker.data.schema import Example, ImageSource
 from rethinker.eval.suites._reading import chosen_option, final_number
 from rethinker.eval.suites._text import final_list, nearest_choice, strip_think
 from rethinker.eval.suites.base import ScoredSample
+from rethinker.jsonl import iter_jsonl
 
 NAME = "mathvista"
 EXTRACTION_NOTE = (
@@ -70,17 +71,8 @@ def _json_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
     """Records of a JSONL file, one problem a line; a bad line is an error naming it."""
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}: line {line_number}: not valid JSON ({error.msg})") from error
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}: line {line_number}: expected a JSON object")
-            yield record
+    for _, record in iter_jsonl(path):
+        yield record
 
 
 def _parquet_records(path: Path) -> Iterator[dict[str, Any]]:
