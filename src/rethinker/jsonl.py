@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,23 @@ def iter_jsonl(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
     """Every object of a JSON-lines file (blank lines skipped); a bad line raises a `JsonlError` naming it."""
     return [row for _, row in iter_jsonl(path)]
+
+
+def truncate_torn_tail(path: Path) -> int:
+    """Cut a last line that lacks its newline (a write interrupted by a kill); return the number of bytes removed."""
+    with path.open("rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65_536)
+            file.seek(start)
+            chunk = file.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+        file.truncate(keep)
+    return size - keep

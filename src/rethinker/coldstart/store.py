@@ -9,29 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from rethinker.jsonl import iter_jsonl
+from rethinker.jsonl import iter_jsonl, truncate_torn_tail
 
 logger = logging.getLogger(__name__)
-
-
-def truncate_torn_tail(path: Path) -> int:
-    """Cut a last line that lacks its newline (a write interrupted by a kill); return the number of bytes removed."""
-    with path.open("rb+") as file:
-        size = file.seek(0, os.SEEK_END)
-        end = size
-        while end > 0:
-            start = max(0, end - 65_536)
-            file.seek(start)
-            chunk = file.read(end - start)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            end = start
-        else:
-            keep = 0
-        file.truncate(keep)
-    return size - keep
 
 
 class JsonlLog:

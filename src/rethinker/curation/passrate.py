@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from rethinker.errors import UserError
-from rethinker.jsonl import JsonlError, iter_jsonl
+from rethinker.jsonl import JsonlError, iter_jsonl, truncate_torn_tail
 from rethinker.models.processor import PromptInputs, PromptTooLongError
 from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.registry import RewardFn, score_batch
@@ -101,12 +101,9 @@ class PartialLog:
 
     def _repair(self) -> None:
         """Cut a last line left half-written by a killed run."""
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data.rfind(b"\n") + 1
-            log.warning("%s: dropping a truncated last line (%d bytes)", self.path, len(data) - keep)
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep)
+        removed = truncate_torn_tail(self.path)
+        if removed:
+            log.warning("%s: dropping a truncated last line (%d bytes)", self.path, removed)
 
     def load(self) -> dict[str, QueryResult]:
         """Finished queries by id (starting the file when there is none); refuses a file of other settings."""
