@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from rethinker.coldstart.client import ChatClient, ChatRequestError, RequestStats
-from rethinker.coldstart.config import EndpointConfig
+from rethinker.chat.client import ChatClient, ChatRequestError, RequestStats
+from rethinker.chat.endpoint import EndpointConfig
 from rethinker.data.schema import Example
 from rethinker.errors import UserError
 from rethinker.eval.judge_cache import JudgeCache, reply_key

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from rethinker.coldstart.config import EndpointConfig
+from rethinker.chat.endpoint import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
