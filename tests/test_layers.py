@@ -14,6 +14,8 @@ import rethinker
 SOURCE = Path(rethinker.__file__).parent
 ALLOWED_TRAIN_IMPORTERS = {"train", "cli"}
 """Top-level parts that may import `rethinker.train`: the trainer itself and the command that starts it."""
+JOBS = {"train", "eval", "serve", "curation", "coldstart", "report"}
+"""The packages behind the sub-commands; they stand side by side over the shared layers."""
 
 
 def module_name(path: Path) -> str:
@@ -82,6 +84,12 @@ def test_only_the_command_imports_the_trainer() -> None:
         for module in targets.get("train", ())
     )
     assert offenders == []
+
+
+def test_jobs_do_not_import_each_other() -> None:
+    graph = package_imports()
+    crossings = {job: sorted(set(graph.get(job, {})) & JOBS) for job in JOBS}
+    assert {job: targets for job, targets in crossings.items() if targets} == {}
 
 
 def test_no_import_cycle_between_packages() -> None:
