@@ -15,11 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rethinker.cli import main as rethinker_main
 from rethinker.config import RLConfig, load_config
-from rethinker.curation.cli import main as passrate
 from rethinker.data.selection import parse_interval
+from rethinker.jsonl import read_jsonl
+from rethinker.models.paths import resolve_model_path
 from rethinker.train.grpo import GRPOTrainer
-from rethinker.train.policy import resolve_model_path
 
 COLUMN = "PassRate_bench"
 
@@ -31,7 +32,7 @@ def effective_share(rates: list[float]) -> float:
 
 def first_steps(run_dir: Path, key: str) -> list[float]:
     """The value of `key` at every logged training step (step 0, the data counts, excluded)."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = read_jsonl(run_dir / "metrics.jsonl")
     return [row[key] for row in rows if row["step"] > 0 and key in row]
 
 
@@ -73,8 +74,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out_dir = Path(args.out_dir)
     annotated = out_dir / "annotated.jsonl"
     common = ["--model", args.model, "--format", "synthetic", "--limit", str(args.size), "--name", "bench"]
-    status = passrate(
+    status = rethinker_main(
         [
+            "passrate",
             *common,
             "--samples",
             str(args.samples),
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     if status != 0:
         raise SystemExit(status)
-    rates = [row[COLUMN] for row in map(json.loads, annotated.read_text().splitlines()) if row[COLUMN] is not None]
+    rates = [row[COLUMN] for row in read_jsonl(annotated) if row[COLUMN] is not None]
     selected = any(rate in parse_interval(args.interval) for rate in rates)
     figures: dict[str, Any] = {
         "model": str(resolve_model_path(args.model)),

@@ -1,7 +1,7 @@
 """Agreement of the rule-based MathVista reader with the official verdicts, per model, on the published outputs.
 
 For every `output_*.json` in the MathVista folder of the shared real data (default `../shared/real/mathvista` from the
-project root): score each raw `response` with `rethinker.eval.benchmarks.mathvista.score` and compare with the
+project root): score each raw `response` with `rethinker.eval.suites.mathvista.score` and compare with the
 official `true_false`. Empty responses (the official GPT step gave them letters) and items whose official verdict came
 from an older integer rule (`int(x)`, so the published prediction is None where `int(float(x))` converts) are counted
 apart, since no rule reproduces them. Disagreements are grouped by kind and listed with a short excerpt.
@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from rethinker.eval.benchmarks import mathvista
+from rethinker.eval.suites import mathvista
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / ".." / "shared" / "real" / "mathvista"
 EXCERPT_CHARS = 160

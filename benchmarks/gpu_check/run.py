@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rethinker.jsonl import read_jsonl
+
 PRESET = "vl-rethinker-stage1-tiny"
 TAIL_CHARS = 4000
 
@@ -105,7 +107,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def rollout_summary(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from rethinker.config import RLConfig, load_config
+from rethinker.models.prompt_bank import tensor_bytes
 from rethinker.train.grpo import GRPOTrainer
-from rethinker.train.prompts import tensor_bytes
 from rethinker.train.samples import Sample
 
 MIB = 1024 * 1024

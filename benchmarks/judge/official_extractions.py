@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from rethinker.eval.benchmarks.mathvista import BENCHMARK
 from rethinker.eval.judge import answer_of, boxed_statement
+from rethinker.eval.suites.mathvista import BENCHMARK
 
 OUTPUTS = ("output_bard.json", "output_claude.json", "output_llava_llama_2_13b.json")
 

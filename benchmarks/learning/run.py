@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from rethinker.jsonl import read_jsonl
+
 
 def start_seed(seed: int, out: Path, overrides: list[str]) -> tuple[subprocess.Popen, float]:
     """Start training the default preset with one seed; returns the process and its start time."""
@@ -21,7 +23,7 @@ def start_seed(seed: int, out: Path, overrides: list[str]) -> tuple[subprocess.P
 def read_seed(seed: int, out: Path, wall: float) -> dict:
     """Start/end held-out accuracy, the curve, training seconds and wall time of one finished seed."""
     run_dir = out / f"seed-{seed}"
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = read_jsonl(run_dir / "metrics.jsonl")
     evals = [(row["step"], row["eval/acc"]) for row in rows if "eval/acc" in row]
     train_seconds = sum(row.get("time/step_s", 0.0) for row in rows)
     return {

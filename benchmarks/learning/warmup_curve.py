@@ -9,13 +9,13 @@ from pathlib import Path
 from rethinker.config import load_config
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.processor import VisionProcessor
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.train.prompts import PromptBank
+from rethinker.sft_config import SFTConfig
 from rethinker.train.sft import SFTTrainer
-from rethinker.train.sft_config import SFTConfig
 
 
 def greedy_accuracy(model, processor: VisionProcessor, bank: PromptBank, verifier: Verifier) -> float:

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.mmmath import joined_answer, score
+from rethinker.eval.suites.mmmath import joined_answer, score
 
 CASES = Path(__file__).with_name("cases.json")
 OFFICIAL_RUNNER = """

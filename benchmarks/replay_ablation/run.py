@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rethinker.jsonl import read_jsonl
+
 MODES = ("none", "filter", "dapo", "ssr")
 
 
@@ -26,7 +28,7 @@ def train(mode: str, seed: int, out: Path, overrides: list[str]) -> list[dict]:
         "resume=true",
     ]
     subprocess.run([*command, "logging.progress=false", *overrides], check=True)
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return read_jsonl(run_dir / "metrics.jsonl")
 
 
 def summarize(rows: list[dict]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import torch
 
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
@@ -21,7 +22,6 @@ from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.rollout.rethinking import test_time_rethink_summary
 from rethinker.rollout.triggers import BARE_WAIT
-from rethinker.train.prompts import PromptBank
 
 VARIANTS = {"forced": "rethink.enabled=true", "plain": "rethink.enabled=false"}
 

@@ -21,11 +21,11 @@ import torch
 from transformers import GenerationConfig
 
 from rethinker.config import RLConfig, load_config
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import collate_prompts
 from rethinker.train.datasets import build_datasets
 from rethinker.train.policy import load_policy
-from rethinker.train.prompts import PromptBank
 
 
 def timed(run: Callable[[], None]) -> tuple[float, float]:

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rethinker.jsonl import read_jsonl
+
 
 def evaluations(run_dir: Path) -> list[dict[str, Any]]:
     """The rows of a run's metrics.jsonl that hold a held-out evaluation, in step order."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_jsonl(run_dir / "metrics.jsonl")
     return [row for row in rows if "eval/acc" in row]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from rethinker.config import RLConfig, load_config
 from rethinker.curation import cli as curation_cli
 from rethinker.errors import UserError
 from rethinker.eval import cli as eval_cli
+from rethinker.jsonl import read_jsonl
 from rethinker.models.tiny import DEFAULT_FAMILY, FAMILIES
 from rethinker.report import cli as report_cli
 from rethinker.serve import cli as serve_cli
@@ -33,7 +33,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     print(f"final checkpoint: {final}")
     metrics = Path(config.run_dir) / "metrics.jsonl"
-    rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    rows = read_jsonl(metrics) if metrics.exists() else []
     evals = [(row["step"], row["eval/acc"]) for row in rows if "eval/acc" in row]
     if evals:
         (first_step, first), (last_step, last) = evals[0], evals[-1]

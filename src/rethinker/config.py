@@ -176,6 +176,18 @@ class Stage(Strict):
     temperature: float | None = Field(None, ge=0.0)
 
 
+def stage_at(stages: Sequence[Stage], step: int) -> int:
+    """Index of the PTST stage that update number `step` (0-based) belongs to; the last stage extends past its end."""
+    if not stages:
+        raise ValueError("the schedule has no stages")
+    end = 0
+    for index, stage in enumerate(stages):
+        end += stage.steps
+        if step < end:
+            return index
+    return len(stages) - 1
+
+
 class CheckpointConfig(Strict):
     every: int = Field(50, ge=0)
     keep: int = Field(2, ge=1)
@@ -231,8 +243,6 @@ class RLConfig(Strict):
         """Rollout settings of update `step`: the rollout section with the PTST stage's values laid over it."""
         if not self.stages:
             return self.rollout
-        from rethinker.train.schedule import stage_at
-
         stage = self.stages[stage_at(self.stages, step)]
         changes: dict[str, Any] = {"group_size": stage.group_size, "max_new_tokens": stage.max_new_tokens}
         if stage.temperature is not None:

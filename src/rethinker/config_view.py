@@ -19,7 +19,7 @@ UNRECORDED = "set by the preset; source not recorded"
 
 def resolve(name: str, overrides: Sequence[str]) -> BaseModel:
     """The validated config of a preset or file: RL if the preset is an RL config, else SFT if it is one of those."""
-    from rethinker.train.sft_config import SFTConfig
+    from rethinker.sft_config import SFTConfig
 
     for schema in (RLConfig, SFTConfig):
         try:

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from rethinker.errors import UserError
+from rethinker.jsonl import JsonlError, jsonl_entries
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +52,15 @@ class MetricsLogger:
         """The rows written so far; a torn last line (a write cut short by a kill or a full disk) is dropped, warned."""
         if not self.path.exists():
             return []
-        lines = [line for line in self.path.read_text().splitlines() if line.strip()]
         rows = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                if number < len(lines):
-                    raise UserError(
-                        f"{self.path} line {number}: not valid JSON ({exc.msg}); fix or remove that line, then resume"
-                    ) from exc
-                log.warning("%s: dropping its torn last line %d (%r...)", self.path, number, line[:40])
+        entries = list(jsonl_entries(self.path))
+        for index, (number, entry) in enumerate(entries):
+            if not isinstance(entry, JsonlError):
+                rows.append(entry)
+            elif index + 1 < len(entries):
+                raise UserError(f"{entry}; fix or remove that line, then resume") from entry
+            else:
+                log.warning("%s: dropping its torn last line %d (%s)", self.path, number, entry.reason)
         return rows
 
     def truncate_after(self, step: int) -> None:

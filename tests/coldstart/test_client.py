@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rethinker.coldstart.client import (
+from rethinker.chat.client import (
     RETRYABLE_REASONS,
     ChatClient,
     ChatRequestError,
@@ -20,7 +20,8 @@ from rethinker.coldstart.client import (
     parse_reply,
     user_message,
 )
-from rethinker.coldstart.config import ColdstartConfig, EndpointConfig
+from rethinker.chat.endpoint import EndpointConfig
+from rethinker.coldstart.config import ColdstartConfig
 from rethinker.coldstart.pipeline import run_pipeline
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rethinker.coldstart.client import ChatReply
+from rethinker.chat.client import ChatReply
 from rethinker.coldstart.config import ColdstartConfig, FilterConfig
 from rethinker.coldstart.pipeline import ReplyFilter, run_pipeline
 from rethinker.data.schema import Example

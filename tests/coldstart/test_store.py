@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.coldstart.store import JsonlLog, truncate_torn_tail
+from rethinker.coldstart.store import JsonlLog
+from rethinker.jsonl import truncate_torn_tail
 
 
 def test_append_then_recover_round_trips(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from rethinker.cli import main as rethinker_main
 from rethinker.config import DataConfig, RLConfig, load_config
-from rethinker.curation.cli import main
 from rethinker.curation.passrate import partial_path
 from rethinker.data.virl39k import load_virl39k
 from rethinker.train.datasets import build_datasets
@@ -29,6 +29,11 @@ COLUMN = "PassRate_tiny"
 SAMPLES = 4
 SYNTHETIC = ["--format", "synthetic", "--limit", "6", "--samples", str(SAMPLES), "--max-new-tokens", "8"]
 COMMON = ["--name", "tiny", "--batch-queries", "2", "--reward", PARITY, "--no-progress"]
+
+
+def main(args: list[str]) -> int:
+    """`rethinker passrate ARGS` in this process."""
+    return rethinker_main(["passrate", *args])
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
@@ -63,7 +68,7 @@ def test_pass_rates_are_multiples_of_one_over_k_and_match_the_counts(reference: 
 def test_kill_and_resume_gives_the_uninterrupted_file(reference: Path, tiny_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ann.jsonl"
     args = ["--model", str(tiny_dir), *COMMON, *SYNTHETIC, "--out", str(out)]
-    command = [sys.executable, "-m", "rethinker.curation.cli", *args]
+    command = [sys.executable, "-m", "rethinker.cli", "passrate", *args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.monotonic() + 300
     while len(result_lines(out)) < 2 and process.poll() is None and time.monotonic() < deadline:

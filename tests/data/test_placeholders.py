@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from rethinker.data.loaders import load_examples
-from rethinker.data.placeholders import place_numbered_images
-from rethinker.models.prompts import IMAGE_PLACEHOLDER
+from rethinker.data.placeholders import IMAGE_PLACEHOLDER, place_numbered_images
 
 REAL_MATHV = Path(__file__).parents[2] / ".." / "shared" / "real" / "mathvision" / "testmini.jsonl"
 

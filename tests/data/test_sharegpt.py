@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from rethinker.data.errors import DataError
-from rethinker.data.sharegpt import load_sharegpt, synthetic_sft_records
+from rethinker.data.sharegpt import load_sharegpt
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.prompts import build_messages
 from rethinker.train.sft_data import chat_content
+from rethinker.train.sft_synthetic import synthetic_sft_records
 
 ANSWER = "<think>Two dots.</think><answer>2</answer>"
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from rethinker.eval.benchmarks._source import BenchmarkDataError
-from rethinker.eval.benchmarks.base import Benchmark
-from rethinker.eval.benchmarks.emma import BENCHMARK, EMMABenchmark, extract_answer, is_equal
+from rethinker.eval.suites._source import BenchmarkDataError
+from rethinker.eval.suites.base import Benchmark
+from rethinker.eval.suites.emma import BENCHMARK, EMMABenchmark, extract_answer, is_equal
 from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "emma"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from rethinker.eval.alignment import find_run_config, read_trained_prompting
 from rethinker.eval.lengths import DEFAULT_RESPONSE_TOKENS, default_response_tokens
-from rethinker.train.policy import resolve_model_path
+from rethinker.models.paths import resolve_model_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_VLLM = Path(__file__).parent / "fake_vllm"

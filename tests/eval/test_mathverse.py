@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from rethinker.eval.benchmarks.base import Benchmark
-from rethinker.eval.benchmarks.mathverse import (
+from rethinker.eval.suites.base import Benchmark
+from rethinker.eval.suites.mathverse import (
     BENCHMARK,
     MathVerseBenchmark,
     choice_match,

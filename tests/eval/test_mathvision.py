@@ -16,18 +16,18 @@ import pytest
 from PIL import Image
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.base import ScoredSample
-from rethinker.eval.benchmarks.mathvision import BENCHMARK, LATEX_NUMBERS, aggregate, score
-from rethinker.eval.benchmarks.mathvision_compare import answers_match, tuple_form
-from rethinker.eval.benchmarks.mathvision_data import OFFICIAL_INSTRUCTION, place_image
-from rethinker.eval.benchmarks.mathvision_extract import (
+from rethinker.eval.rescore import oracle_responses, run_score, score_all
+from rethinker.eval.suites.base import ScoredSample
+from rethinker.eval.suites.mathvision import BENCHMARK, LATEX_NUMBERS, aggregate, score
+from rethinker.eval.suites.mathvision_compare import answers_match, tuple_form
+from rethinker.eval.suites.mathvision_data import OFFICIAL_INSTRUCTION, place_image
+from rethinker.eval.suites.mathvision_extract import (
     box_content,
     clean_math_answer,
     extract_answer,
     leading_expression,
 )
-from rethinker.eval.benchmarks.mathvision_numeric import BoundedLatexNumbers, latex_number
-from rethinker.eval.rescore import oracle_responses, run_score, score_all
+from rethinker.eval.suites.mathvision_numeric import BoundedLatexNumbers, latex_number
 from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mathvision_sample.jsonl"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rethinker.eval.benchmarks import mathvista
-from rethinker.eval.benchmarks._reading import final_number
-from rethinker.eval.benchmarks._text import (
+from rethinker.eval.suites import mathvista
+from rethinker.eval.suites._reading import final_number
+from rethinker.eval.suites._text import (
     edit_distance,
     final_list,
     fraction_value,
@@ -26,8 +26,8 @@ from rethinker.eval.benchmarks._text import (
     nearest_choice,
     strip_think,
 )
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
-from rethinker.eval.benchmarks.mathvista import BENCHMARK
+from rethinker.eval.suites.base import Benchmark, ScoredSample
+from rethinker.eval.suites.mathvista import BENCHMARK
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TESTMINI_FIXTURE = FIXTURES / "mathvista_testmini.json"

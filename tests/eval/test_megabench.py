@@ -12,14 +12,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rethinker.eval.benchmarks._source import BenchmarkDataError
-from rethinker.eval.benchmarks.base import Benchmark
-from rethinker.eval.benchmarks.megabench import BENCHMARK, MegaBenchBenchmark
-from rethinker.eval.benchmarks.megabench.metrics.table import CONTEXT_METRICS, FIELD_METRICS
-from rethinker.eval.benchmarks.megabench.scoring import combine_fields
 from rethinker.eval.outputs import load_responses
 from rethinker.eval.registry import get_benchmark
 from rethinker.eval.rescore import oracle_responses, score_all
+from rethinker.eval.suites._source import BenchmarkDataError
+from rethinker.eval.suites.base import Benchmark
+from rethinker.eval.suites.megabench import BENCHMARK, MegaBenchBenchmark
+from rethinker.eval.suites.megabench.metrics.table import CONTEXT_METRICS, FIELD_METRICS
+from rethinker.eval.suites.megabench.scoring import combine_fields
 from rethinker.models.prompts import build_messages
 
 FIXTURES = Path(__file__).parent / "fixtures"

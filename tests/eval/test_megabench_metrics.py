@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.eval.benchmarks.megabench.metrics import (
+from rethinker.eval.suites.megabench.metrics import (
     boxes,
     convert,
     dicts,
@@ -20,7 +20,7 @@ from rethinker.eval.benchmarks.megabench.metrics import (
     sets,
     strings,
 )
-from rethinker.eval.benchmarks.megabench.metrics.table import FIELD_METRICS, NOT_SCORED_REASONS, not_scored_reason
+from rethinker.eval.suites.megabench.metrics.table import FIELD_METRICS, NOT_SCORED_REASONS, not_scored_reason
 
 
 def test_text_is_read_as_items_without_evaluating_it() -> None:

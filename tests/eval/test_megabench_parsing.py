@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from rethinker.eval.benchmarks.megabench.parsing import (
+from rethinker.eval.suites.megabench.parsing import (
     Parser,
     json_spans,
     parse_answer_string,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.eval.benchmarks._source import BenchmarkDataError
-from rethinker.eval.benchmarks.megabench.metrics.table import not_scored_reason
-from rethinker.eval.benchmarks.megabench.parsing import Parser
-from rethinker.eval.benchmarks.megabench.summary import (
+from rethinker.eval.suites._source import BenchmarkDataError
+from rethinker.eval.suites.megabench.metrics.table import not_scored_reason
+from rethinker.eval.suites.megabench.parsing import Parser
+from rethinker.eval.suites.megabench.summary import (
     TaskResult,
     compare_summaries,
     keyword_stats,

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rethinker.eval.benchmarks.mmmath import (
+from rethinker.eval.registry import get_benchmark
+from rethinker.eval.rescore import oracle_responses, score_all
+from rethinker.eval.suites.mmmath import (
     BENCHMARK,
     answers_match,
     boxed_contents,
     clean,
     split_top_level,
 )
-from rethinker.eval.registry import get_benchmark
-from rethinker.eval.rescore import oracle_responses, score_all
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmmath"
 

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from rethinker.eval.benchmarks import mmmu
-from rethinker.eval.benchmarks._choice import fallback_letter, parse_choice, read_letter
-from rethinker.eval.benchmarks._source import BenchmarkDataError
-from rethinker.eval.benchmarks.base import Benchmark
-from rethinker.eval.benchmarks.mmmu import BENCHMARK, normalize_open, open_match, parse_open
+from rethinker.eval.suites import mmmu
+from rethinker.eval.suites._choice import fallback_letter, parse_choice, read_letter
+from rethinker.eval.suites._source import BenchmarkDataError
+from rethinker.eval.suites.base import Benchmark
+from rethinker.eval.suites.mmmu import BENCHMARK, normalize_open, open_match, parse_open
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmmu"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.eval.benchmarks._choice import parse_choice
-from rethinker.eval.benchmarks.base import Benchmark
-from rethinker.eval.benchmarks.mmmu_pro import BENCHMARK, STANDARD_4, STANDARD_10, VISION, MMMUProBenchmark
+from rethinker.eval.suites._choice import parse_choice
+from rethinker.eval.suites.base import Benchmark
+from rethinker.eval.suites.mmmu_pro import BENCHMARK, STANDARD_4, STANDARD_10, VISION, MMMUProBenchmark
 from rethinker.models.prompts import build_messages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mmmu_pro"

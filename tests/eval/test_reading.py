@@ -10,10 +10,10 @@ import time
 import pytest
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks import mathvista
-from rethinker.eval.benchmarks._choice import read_letter
-from rethinker.eval.benchmarks._reading import chosen_option, committed_number, final_number
-from rethinker.eval.benchmarks.mathverse import MathVerseBenchmark
+from rethinker.eval.suites import mathvista
+from rethinker.eval.suites._choice import read_letter
+from rethinker.eval.suites._reading import chosen_option, committed_number, final_number
+from rethinker.eval.suites.mathverse import MathVerseBenchmark
 
 TREND = ("increase", "decrease", "stay the same")
 NUMBERS = ("3", "5", "7", "9")

@@ -45,9 +45,9 @@ def test_unknown_name_lists_the_known_ones() -> None:
 def test_modules_are_imported_only_when_asked_for() -> None:
     code = (
         "import sys, rethinker.eval.registry as r\n"
-        "before = 'rethinker.eval.benchmarks.mathvista' in sys.modules\n"
+        "before = 'rethinker.eval.suites.mathvista' in sys.modules\n"
         "r.get_benchmark('mathvista')\n"
-        "print(before, 'rethinker.eval.benchmarks.mathvista' in sys.modules)"
+        "print(before, 'rethinker.eval.suites.mathvista' in sys.modules)"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["False", "True"]

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
-from rethinker.eval.benchmarks.mathvista import BENCHMARK as MATHVISTA
 from rethinker.eval.outputs import load_responses, markdown_table, write_outputs
 from rethinker.eval.rescore import ResponseIdError, oracle_responses, run_score, score_all
+from rethinker.eval.suites.base import Benchmark, ScoredSample
+from rethinker.eval.suites.mathvista import BENCHMARK as MATHVISTA
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TESTMINI_FIXTURE = FIXTURES / "mathvista_testmini.json"

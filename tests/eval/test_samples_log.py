@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.samples_log import ResumeError, append_samples, check_settings, read_finished
+from rethinker.eval.suites.base import ScoredSample
 
 
 def sample(example_id: str, score: float = 1.0) -> ScoredSample:

@@ -27,6 +27,7 @@ from transformers import AutoTokenizer
 
 from rethinker.config import RLConfig, Stage
 from rethinker.models.loading import load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.models.processor import PromptInputs, VisionProcessor
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.vllm_engine import (
@@ -35,7 +36,7 @@ from rethinker.rollout.vllm_engine import (
     images_from_pixels,
     launcher_env,
 )
-from rethinker.train.policy import build_engine, resolve_model_path
+from rethinker.train.policy import build_engine
 
 LAUNCHER_KEYS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 

@@ -17,11 +17,11 @@ from PIL import Image
 
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.serve.app import RethinkerServer, build_server
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.demo import DEMO_TRIGGERS
 from rethinker.serve.generation import Generator
-from rethinker.train.policy import resolve_model_path
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `bash scripts/install_browser.sh`")
 

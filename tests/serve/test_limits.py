@@ -85,12 +85,28 @@ def test_full_queue_gets_503_before_the_body_is_decoded(small_server: RethinkerS
         assert [line for line in lines if line][-1] == "data: [DONE]"
 
 
+def read_response(connection: socket.socket) -> str:
+    """One whole HTTP response: headers and `content-length` bytes of body, however the server splits its writes."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < _content_length(data):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+def _content_length(data: bytes) -> int:
+    head = data.partition(b"\r\n\r\n")[0].decode().lower()
+    return next((int(line.split(":", 1)[1]) for line in head.splitlines() if line.startswith("content-length:")), 0)
+
+
 def test_a_body_that_never_arrives_gets_408_and_frees_its_queue_place(small_server: RethinkerServer) -> None:
     host, port = small_server.socket.getsockname()[:2]
     with socket.create_connection((host, port), timeout=10) as slow:
         head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         slow.sendall((head + "Content-Length: 100\r\n\r\n" + '{"messages": ').encode())
-        reply = slow.recv(4096).decode()
+        reply = read_response(slow)
     assert reply.startswith("HTTP/1.1 408") and "did not arrive within 1 s" in reply
     assert small_server.state.worker.admitted == 0
 

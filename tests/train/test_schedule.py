@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rethinker.config import ConfigError, RLConfig, Stage, load_config
+from rethinker.config import ConfigError, RLConfig, Stage, load_config, stage_at
 from rethinker.telemetry import run_state_metrics
 from rethinker.train.grpo import GRPOTrainer
-from rethinker.train.schedule import stage_at
 
 STAGES = "stages=[{steps: 2, max_new_tokens: 8, group_size: 4}, {steps: 2, max_new_tokens: 4, group_size: 2}]"
 

@@ -16,10 +16,10 @@ from rethinker.config import ConfigError, load_config
 from rethinker.data.sharegpt import SFTRecord
 from rethinker.models.loading import load_processor
 from rethinker.models.processor import IMAGE_PAD
+from rethinker.sft_config import SFTConfig, SFTEvalConfig
 from rethinker.telemetry import run_state_metrics
 from rethinker.train.sft import SFTTrainer, trained_nll_sum
 from rethinker.train.sft_cli import add_parser, run
-from rethinker.train.sft_config import SFTConfig, SFTEvalConfig
 from rethinker.train.sft_data import ConversationEncoder, build_sft_records, chat_content, collate, total_steps
 
 FIRST_ANSWER = "I count 2 red dots. \\boxed{2}"

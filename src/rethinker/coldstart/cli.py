@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any
 
-from rethinker.coldstart.config import ConfigError, load_config
+from rethinker.coldstart.config import load_coldstart_config
 from rethinker.coldstart.pipeline import run_pipeline
 from rethinker.coldstart.vqa import VqaFileError
 
@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the pipeline for parsed arguments; 0 when every record is finished, 2 on a bad config or input."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would drown the output
     try:
-        config = load_config(args.config, args.overrides)
+        config = load_coldstart_config(args.config, args.overrides)
         summary = asyncio.run(run_pipeline(config))
-    except (ConfigError, VqaFileError, ValueError) as error:
+    except (VqaFileError, ValueError) as error:
         print(f"rethinker coldstart: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,49 +1,17 @@
-"""Typed configuration of the cold-start pipeline, read from YAML plus `key=value` overrides."""
+"""Typed configuration of the cold-start pipeline, read by the shared config loader (presets, `key=value` overrides)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rethinker.chat.endpoint import EndpointConfig
 from rethinker.coldstart.prompts import DESCRIPTION_PROMPT, PSEUDO_COT_PROMPT, REASONING_PROMPT, placeholders_in
-from rethinker.config import preset_path
-from rethinker.errors import UserError
+from rethinker.config import load_config
 
 DEFAULT_PRESET = "coldstart"
-
-
-class ConfigError(UserError):
-    """A configuration file or override that cannot be used; the message names the key."""
-
-
-class EndpointConfig(BaseModel):
-    """One model behind an OpenAI-compatible `/v1/chat/completions` endpoint, with its sampling and retry policy."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: str
-    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
-    temperature: float = Field(0.7, ge=0.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(4096, gt=0)
-    extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields, e.g. top_k for vLLM.")
-    max_concurrency: int = Field(8, gt=0, description="Requests in flight to this endpoint at most.")
-    timeout_s: float = Field(600.0, gt=0.0, description="Wall-clock limit of one request, body included.")
-    max_attempts: int = Field(5, ge=1)
-    backoff_base_s: float = Field(1.0, ge=0.0)
-    backoff_max_s: float = Field(60.0, ge=0.0)
-    max_response_bytes: int = Field(16 * 1024 * 1024, gt=0)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
 
 
 class PromptsConfig(BaseModel):
@@ -106,36 +74,6 @@ class ColdstartConfig(BaseModel):
     progress: bool = True
 
 
-def apply_override(data: dict[str, Any], override: str) -> None:
-    """Set a dotted `key=value` (value parsed as YAML) inside nested `data`, creating tables on the way."""
-    key, sep, raw = override.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override '{override}' is not of the form key=value")
-    *parents, leaf = key.strip().split(".")
-    table = data
-    for part in parents:
-        child = table.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override '{key}': '{part}' is not a table")
-        table = child
-    table[leaf] = yaml.safe_load(raw)
-
-
-def load_config(config: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ColdstartConfig:
-    """Read a preset or YAML file (default: the `coldstart` preset), apply overrides, validate; errors name the key."""
-    path = preset_path(str(config or DEFAULT_PRESET))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read config {path}: {' '.join(str(error).split())}") from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must be a mapping at the top level")
-    for override in overrides:
-        apply_override(data, override)
-    try:
-        return ColdstartConfig.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}" for issue in error.errors()
-        )
-        raise ConfigError(f"config {path}: {problems}") from error
+def load_coldstart_config(config: str | Path | None, overrides: Sequence[str] = ()) -> ColdstartConfig:
+    """A preset or YAML file (default: the `coldstart` preset) plus `key=value` overrides, by the shared loader."""
+    return load_config(ColdstartConfig, None if config is None else str(config), overrides, default=DEFAULT_PRESET)

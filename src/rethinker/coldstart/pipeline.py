@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rethinker.coldstart.client import RETRYABLE_REASONS, ChatClient, ChatReply, ChatRequestError, user_message
+from rethinker.chat.client import RETRYABLE_REASONS, ChatClient, ChatReply, ChatRequestError, user_message
 from rethinker.coldstart.config import ColdstartConfig, FilterConfig
 from rethinker.coldstart.filters import FilterResult, filter_reasoning
 from rethinker.coldstart.images import image_data_url

@@ -9,27 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from rethinker.jsonl import iter_jsonl, truncate_torn_tail
+
 logger = logging.getLogger(__name__)
-
-
-def truncate_torn_tail(path: Path) -> int:
-    """Cut a last line that lacks its newline (a write interrupted by a kill); return the number of bytes removed."""
-    with path.open("rb+") as file:
-        size = file.seek(0, os.SEEK_END)
-        end = size
-        while end > 0:
-            start = max(0, end - 65_536)
-            file.seek(start)
-            chunk = file.read(end - start)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            end = start
-        else:
-            keep = 0
-        file.truncate(keep)
-    return size - keep
 
 
 class JsonlLog:
@@ -49,15 +31,10 @@ class JsonlLog:
             logger.warning(
                 "%s: removed a half-written last line (%d bytes); its record will be redone", self.path, removed
             )
-        with self.path.open(encoding="utf-8") as lines:
-            for line_number, line in enumerate(lines, start=1):
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    raise ValueError(f"{self.path} line {line_number}: not valid JSON ({error})") from error
-                if not isinstance(record, dict) or "id" not in record:
-                    raise ValueError(f"{self.path} line {line_number}: a record without an 'id'")
-                yield record
+        for line_number, record in iter_jsonl(self.path):
+            if "id" not in record:
+                raise ValueError(f"{self.path} line {line_number}: a record without an 'id'")
+            yield record
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, flushed (and fsynced if asked) before returning."""

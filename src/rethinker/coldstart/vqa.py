@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from rethinker.data.placeholders import IMAGE_PLACEHOLDER
 from rethinker.data.schema import Example
-
-IMAGE_PLACEHOLDER = "<image>"
+from rethinker.jsonl import JsonlError, iter_jsonl
 
 
 class VqaFileError(ValueError):
@@ -36,14 +35,8 @@ def image_refs(row: dict[str, Any], where: str) -> list[str]:
     return refs
 
 
-def parse_row(line: str, where: str, image_root: Path) -> Example:
-    """One JSONL line as an example whose images are resolved paths that exist."""
-    try:
-        row = json.loads(line)
-    except (ValueError, RecursionError) as error:
-        raise VqaFileError(f"{where}: not valid JSON ({error})") from error
-    if not isinstance(row, dict):
-        raise VqaFileError(f"{where}: expected a JSON object")
+def parse_row(row: dict[str, Any], where: str, image_root: Path) -> Example:
+    """One JSONL record as an example whose images are resolved paths that exist."""
     refs = image_refs(row, where)
     paths = tuple(image_root / ref for ref in refs)
     for index, path in enumerate(paths):
@@ -70,18 +63,17 @@ def read_vqa_jsonl(path: Path, image_root: Path | None = None, limit: int | None
     examples: list[Example] = []
     first_line_of: dict[str, int] = {}
     try:
-        with path.open(encoding="utf-8") as lines:
-            for line_number, line in enumerate(lines, start=1):
-                if limit is not None and len(examples) >= limit:
-                    break
-                if not line.strip():
-                    continue
-                where = f"{path} line {line_number}"
-                example = parse_row(line, where, root)
-                if example.id in first_line_of:
-                    raise VqaFileError(f"{where} field 'id': {example.id!r} repeats line {first_line_of[example.id]}")
-                first_line_of[example.id] = line_number
-                examples.append(example)
+        for line_number, row in iter_jsonl(path):
+            if limit is not None and len(examples) >= limit:
+                break
+            where = f"{path} line {line_number}"
+            example = parse_row(row, where, root)
+            if example.id in first_line_of:
+                raise VqaFileError(f"{where} field 'id': {example.id!r} repeats line {first_line_of[example.id]}")
+            first_line_of[example.id] = line_number
+            examples.append(example)
+    except JsonlError as error:
+        raise VqaFileError(str(error)) from error
     except (OSError, UnicodeDecodeError) as error:
         raise VqaFileError(f"cannot read {path}: {error}") from error
     return examples

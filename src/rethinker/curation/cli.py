@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,19 @@ from rethinker.curation.output import (
     write_parquet,
 )
 from rethinker.curation.passrate import Annotator, PartialLog, annotate, partial_path, pass_rate_column
-from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
+from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, column_map, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.synthetic import make_synthetic
 from rethinker.data.virl39k import VIRL39K_FILE, load_virl39k
 from rethinker.errors import UserError
 from rethinker.models.loading import inference_device_and_dtype, load_model, load_processor
+from rethinker.models.paths import resolve_model_path
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.models.prompts import TEMPLATES
 from rethinker.rewards.registry import get_reward_fn
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.train.datasets import column_map
-from rethinker.train.policy import resolve_model_path
-from rethinker.train.prompts import PromptBank
 
 FORMATS = ("jsonl", "json", "parquet", "hf", "virl39k", "synthetic")
 OUTPUT_FORMATS = {
@@ -241,14 +239,3 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.resumed} resumed, {summary.too_long} skipped as too long); {mean}"
     )
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the sub-command on its own, as `rethinker passrate` does: `python -m rethinker.curation.cli --model ...`."""
-    from rethinker.cli import main as rethinker_main
-
-    return rethinker_main(["passrate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from PIL import Image
 from rethinker.curation.passrate import QueryResult, count_columns
 from rethinker.data.schema import Example
 from rethinker.errors import UserError
+from rethinker.jsonl import iter_jsonl
 
 OUTPUT_SUFFIXES = {"jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
 
@@ -47,14 +49,7 @@ def check_suffix(out: Path, output_format: str) -> None:
 
 def read_jsonl_rows(path: Path, count: int) -> list[dict[str, Any]]:
     """The first `count` rows of a JSON-lines file, blank lines skipped as the loader skips them."""
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if len(rows) == count:
-                break
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
+    return [row for _, row in itertools.islice(iter_jsonl(path), count)]
 
 
 def read_json_rows(path: Path) -> list[dict[str, Any]]:

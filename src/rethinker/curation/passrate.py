@@ -8,6 +8,7 @@ a resumed run writes the same results as an uninterrupted one (with the same `ba
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -18,12 +19,13 @@ from typing import Any
 import torch
 
 from rethinker.errors import UserError
+from rethinker.jsonl import JsonlError, iter_jsonl, truncate_torn_tail
 from rethinker.models.processor import PromptInputs, PromptTooLongError
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.registry import RewardFn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import RolloutEngine, SamplingParams
 from rethinker.telemetry import progress_bar
-from rethinker.train.prompts import PromptBank
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +101,9 @@ class PartialLog:
 
     def _repair(self) -> None:
         """Cut a last line left half-written by a killed run."""
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data.rfind(b"\n") + 1
-            log.warning("%s: dropping a truncated last line (%d bytes)", self.path, len(data) - keep)
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep)
+        removed = truncate_torn_tail(self.path)
+        if removed:
+            log.warning("%s: dropping a truncated last line (%d bytes)", self.path, removed)
 
     def load(self) -> dict[str, QueryResult]:
         """Finished queries by id (starting the file when there is none); refuses a file of other settings."""
@@ -125,12 +124,15 @@ class PartialLog:
                 "delete it to start over, or pass another --out"
             )
         finished: dict[str, QueryResult] = {}
-        for number, line in enumerate(lines[1:], start=2):
-            try:
-                result = QueryResult(**json.loads(line))
-            except (json.JSONDecodeError, TypeError) as error:
-                raise UserError(f"{self.path} line {number}: not a query result ({error}); delete the file") from error
-            finished[result.id] = result
+        try:
+            for number, record in itertools.islice(iter_jsonl(self.path), 1, None):
+                try:
+                    result = QueryResult(**record)
+                except TypeError as error:
+                    raise JsonlError(self.path, number, f"not a query result ({error})") from error
+                finished[result.id] = result
+        except JsonlError as error:
+            raise UserError(f"{error}; delete the file") from error
         return finished
 
     def append(self, results: Sequence[QueryResult]) -> None:

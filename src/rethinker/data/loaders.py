@@ -12,6 +12,7 @@ from typing import Any, Literal
 from rethinker.data.errors import DataError, FieldError, location
 from rethinker.data.placeholders import place_numbered_images
 from rethinker.data.schema import Example, ImageSource
+from rethinker.jsonl import JsonlError, jsonl_entries
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,22 @@ COLUMN_PRESETS: dict[str, ColumnMap] = {"default": DEFAULT_COLUMNS, "geometry3k"
 """Column layouts by name: `default` (id, question, answer, images, choices) and `geometry3k` (EasyR1 style)."""
 
 
+def column_map(columns: dict) -> ColumnMap:
+    """A `ColumnMap` from config: `{"preset": "geometry3k"}` and/or explicit column names."""
+    fields = dict(columns)
+    preset_name = fields.pop("preset", "default")
+    unknown = sorted(set(fields) - set(ColumnMap.__dataclass_fields__))
+    if preset_name not in COLUMN_PRESETS or unknown:
+        raise DataError(
+            f"columns: unknown preset {preset_name!r} or keys {unknown}; presets are {', '.join(COLUMN_PRESETS)}, "
+            f"keys preset, {', '.join(ColumnMap.__dataclass_fields__)}"
+        )
+    preset = COLUMN_PRESETS[preset_name]
+    if "metadata" in fields and fields["metadata"] is not None:
+        fields["metadata"] = tuple(fields["metadata"])
+    return ColumnMap(**{**preset.__dict__, **fields})
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """The examples read from a file, and one reason per skipped row."""
@@ -72,21 +89,16 @@ def infer_format(path: Path) -> DataFormat:
     raise DataError(f"{path}: cannot infer the format from the suffix; pass format= one of jsonl, json, parquet, hf")
 
 
-def _jsonl_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
+def jsonl_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
     """Rows of a JSON-lines file, blank lines ignored; a line that is not a JSON object yields its error."""
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield FieldError("<line>", f"invalid JSON: {error}")
-                continue
-            yield row if isinstance(row, dict) else FieldError("<line>", f"not an object: {type(row).__name__}")
+    for _, entry in jsonl_entries(path):
+        if isinstance(entry, JsonlError):
+            yield FieldError("<line>", f"invalid JSON: {entry.__cause__}" if entry.__cause__ else entry.reason)
+        else:
+            yield entry
 
 
-def _json_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
+def json_rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
     """Rows of a JSON file holding a list of objects."""
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
@@ -163,7 +175,7 @@ def _image_source(value: Any, name: str, image_root: Path) -> ImageSource:
     raise FieldError(name, f"expected an image path, bytes or {{'bytes', 'path'}} dict, got {type(value).__name__}")
 
 
-def _images(value: Any, name: str, image_root: Path) -> tuple[ImageSource, ...]:
+def image_sources(value: Any, name: str, image_root: Path) -> tuple[ImageSource, ...]:
     """The images of a row: one entry or a list of entries; null or an empty list for none."""
     if value is None:
         return ()
@@ -203,7 +215,7 @@ def row_to_example(
         raise FieldError(columns.answer, "empty gold answer; give every row its answer or drop the row")
     if not question.strip():
         raise FieldError(columns.question, "empty question")
-    images = () if columns.images is None else _images(_required(row, columns.images), columns.images, image_root)
+    images = () if columns.images is None else image_sources(_required(row, columns.images), columns.images, image_root)
     choices = () if columns.choices is None else _choices(row.get(columns.choices), columns.choices)
     raw_id = row.get(columns.id) if columns.id is not None else None
     example_id = default_id if raw_id is None else _text(raw_id, columns.id or "id")
@@ -216,9 +228,9 @@ def row_to_example(
 def _rows(path: Path, data_format: DataFormat, columns: ColumnMap, split: str | None) -> Iterator[Any]:
     """Raw rows of a data file in its format."""
     if data_format == "jsonl":
-        return _jsonl_rows(path)
+        return jsonl_rows(path)
     if data_format == "json":
-        return _json_rows(path)
+        return json_rows(path)
     if data_format == "parquet":
         return _parquet_rows(path, columns)
     return _hf_rows(path, columns, split)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from rethinker.models.prompts import IMAGE_PLACEHOLDER
-
+IMAGE_PLACEHOLDER = "<image>"
+"""Where an image goes in question or chat text."""
 NUMBERED_MARKER = re.compile(r"<image\s*(\d+)>")
 
 

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning records: ShareGPT-style JSON/JSONL files, and worked solutions of the synthetic tasks.
+"""Supervised fine-tuning records from ShareGPT-style JSON/JSONL files.
 
 Layouts read (`format`): `vision-r1-cold` and `llava-cot` (`{"id", "image", "conversations": [{"from", "value"}]}`),
 `sharegpt` (`{"images", "conversations": [{"from", "value"}]}`), `mulberry` and `messages` (LLaMA-Factory style,
@@ -8,17 +8,15 @@ text marks where each image goes; a conversation with images and no placeholder 
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from rethinker.data.errors import DataError, FieldError, location
-from rethinker.data.loaders import _images, _json_rows, _jsonl_rows
+from rethinker.data.loaders import image_sources, json_rows, jsonl_rows
+from rethinker.data.placeholders import IMAGE_PLACEHOLDER
 from rethinker.data.schema import ImageSource
-from rethinker.data.synthetic import FAMILIES, make_synthetic, worked_solution
-from rethinker.models.prompts import IMAGE_PLACEHOLDER, build_messages
 
 SFTFormat = Literal["auto", "vision-r1-cold", "llava-cot", "sharegpt", "mulberry", "messages"]
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -126,7 +124,7 @@ def row_to_record(
         raise FieldError(layout.turns, f"conversation missing or empty (expected a list of turns in {expected})")
     messages = [_turn(turn, layout, f"{layout.turns}[{i}]") for i, turn in enumerate(turns)]
     _check_turns(messages, layout.turns)
-    images = _images(row.get(layout.images), layout.images, image_root)
+    images = image_sources(row.get(layout.images), layout.images, image_root)
     messages = place_images(messages, len(images), layout.turns)
     raw_id = row.get("id")
     record_id = default_id if raw_id is None else str(raw_id)
@@ -135,7 +133,7 @@ def row_to_record(
 
 def _rows(path: Path) -> Iterator[dict[str, Any] | FieldError]:
     """Rows of a JSON-lines file, or of a JSON file holding a list of objects."""
-    return _jsonl_rows(path) if path.suffix.lower() == ".jsonl" else _json_rows(path)
+    return jsonl_rows(path) if path.suffix.lower() == ".jsonl" else json_rows(path)
 
 
 def load_sharegpt(
@@ -162,31 +160,4 @@ def load_sharegpt(
             )
         except FieldError as error:
             raise DataError(f"{location(str(path), index, error.field)}: {error.reason}") from error
-    return records
-
-
-def _as_text(content: Sequence[dict[str, Any]] | str) -> str:
-    """Structured chat content (text and image parts) as text with an `<image>` mark per image."""
-    if isinstance(content, str):
-        return content
-    return "".join(IMAGE_PLACEHOLDER if part["type"] == "image" else part["text"] for part in content)
-
-
-def synthetic_sft_records(
-    n: int,
-    seed: int,
-    recheck_prob: float = 0.0,
-    template: str = "default",
-    *,
-    split: str = "train",
-    families: Sequence[str] = FAMILIES,
-    image_size: int = 84,
-) -> list[SFTRecord]:
-    """`n` synthetic items as conversations: the RL prompt (`build_messages`) answered by a worked solution."""
-    rng = random.Random(f"rethinker-sft:{split}:{seed}")
-    records = []
-    for example in make_synthetic(n, seed, split, families, image_size=image_size):
-        messages = [{"role": m["role"], "content": _as_text(m["content"])} for m in build_messages(example, template)]
-        messages.append({"role": "assistant", "content": worked_solution(example, rng, recheck_prob)})
-        records.append(SFTRecord(id=example.id, images=example.images, messages=messages, origin=example.id))
     return records

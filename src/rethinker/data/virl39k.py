@@ -7,12 +7,12 @@ from pathlib import Path
 
 from rethinker.data.errors import FieldError
 from rethinker.data.loaders import ColumnMap, LoadResult, OnError, load_examples
+from rethinker.data.placeholders import IMAGE_PLACEHOLDER
 from rethinker.data.schema import Example
 
 VIRL39K_FILE = "39Krelease.parquet"
 VIRL39K_COLUMNS = ColumnMap(question="question", answer="answer", id="qid", images="image", choices=None)
 PASS_RATE_COLUMNS = ("PassRate_7BBase", "PassRate_32BTrained")
-IMAGE_PLACEHOLDER = "<image>"
 _BOXED = "\\boxed{"
 
 

@@ -22,14 +22,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from rethinker.coldstart.client import ChatClient, ChatRequestError, RequestStats
-from rethinker.coldstart.config import EndpointConfig
+from rethinker.chat.client import ChatClient, ChatRequestError, RequestStats
+from rethinker.chat.endpoint import EndpointConfig
 from rethinker.data.schema import Example
 from rethinker.errors import UserError
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 from rethinker.eval.judge_cache import JudgeCache, reply_key
 from rethinker.eval.judge_prompts import extraction_messages
 from rethinker.eval.outputs import EXTRACTOR_KEY
+from rethinker.eval.suites.base import Benchmark, ScoredSample
 from rethinker.models.loading import cache_dir
 
 JUDGE_EXTRACTOR = "judge"

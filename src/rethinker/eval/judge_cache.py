@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rethinker.jsonl import JsonlError, jsonl_entries
+
 
 def reply_key(model: str, messages: Sequence[dict[str, Any]]) -> str:
     """The cache key of a request: SHA-256 of the judge model and the messages."""
@@ -33,15 +35,13 @@ class JudgeCache:
 
     def _read(self) -> None:
         """Load every readable line; count the unreadable ones (a line cut by a crash)."""
-        text = self.path.read_text(encoding="utf-8", errors="replace")
-        self._ends_cut = bool(text) and not text.endswith("\n")
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-                key, reply = record["key"], record["reply"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+        data = self.path.read_bytes()
+        self._ends_cut = bool(data) and not data.endswith(b"\n")
+        for _, record in jsonl_entries(self.path, decode_errors="replace"):
+            if isinstance(record, JsonlError) or "key" not in record or "reply" not in record:
                 self.unreadable_lines += 1
                 continue
+            key, reply = record["key"], record["reply"]
             if isinstance(key, str) and isinstance(reply, str):
                 self.replies[key] = reply
 

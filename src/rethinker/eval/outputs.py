@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
+from rethinker.eval.suites.base import Benchmark, ScoredSample
+from rethinker.jsonl import iter_jsonl
 
 MISSING_RULE = "missing"
 """The rule recorded for an example that had no response (scored 0)."""
@@ -41,18 +42,9 @@ def _record_id(record: Mapping[str, Any], where: str) -> str:
 
 def _jsonl_responses(path: Path) -> Iterator[tuple[str, str, str]]:
     """(where, id, response) for each line of a JSONL file with `id` and `response` fields."""
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not valid JSON ({error.msg})") from error
-            if not isinstance(record, Mapping):
-                raise ValueError(f"{where}: expected a JSON object")
-            yield where, _record_id(record, where), _response_text(record, where)
+    for line_number, record in iter_jsonl(path):
+        where = f"{path} line {line_number}"
+        yield where, _record_id(record, where), _response_text(record, where)
 
 
 def _json_responses(path: Path) -> Iterator[tuple[str, str, str]]:

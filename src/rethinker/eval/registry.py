@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 
 from rethinker.errors import UserError
-from rethinker.eval.benchmarks.base import Benchmark
+from rethinker.eval.suites.base import Benchmark
 
 BENCHMARK_MODULES: dict[str, str] = {
-    name: f"rethinker.eval.benchmarks.{name}"
+    name: f"rethinker.eval.suites.{name}"
     for name in ("mathvista", "mathverse", "mathvision", "mmmu", "mmmu_pro", "emma", "megabench", "mmmath")
 }
 """Every benchmark `rethinker eval` knows, by the name given on the command line."""

@@ -15,9 +15,9 @@ from typing import Any
 
 from rethinker.data.schema import Example
 from rethinker.errors import UserError
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 from rethinker.eval.judge import JudgeSettings, judge_report, scoring_benchmark
 from rethinker.eval.outputs import MISSING_RULE, load_responses, write_outputs
+from rethinker.eval.suites.base import Benchmark, ScoredSample
 
 SHOWN_IDS = 10
 """How many ids an error message or the results show as examples."""

@@ -14,7 +14,7 @@ import torch
 
 from rethinker.data.images import load_example_images
 from rethinker.data.schema import Example
-from rethinker.eval.benchmarks.base import Benchmark
+from rethinker.eval.suites.base import Benchmark
 from rethinker.models.processor import PromptInputs, PromptTooLongError, VisionProcessor
 from rethinker.models.prompts import build_messages
 from rethinker.rollout.base import Generation, RolloutEngine, SamplingParams

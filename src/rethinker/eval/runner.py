@@ -20,7 +20,6 @@ from tqdm import tqdm
 from rethinker.data.schema import Example
 from rethinker.errors import UserError
 from rethinker.eval.alignment import OFFICIAL, TrainedPrompting, find_run_config, read_trained_prompting
-from rethinker.eval.benchmarks.base import Benchmark, ScoredSample
 from rethinker.eval.judge import JudgeSettings, judge_report, scoring_benchmark
 from rethinker.eval.lengths import check_prompt_limit, default_prompt_limit, default_response_tokens, model_context
 from rethinker.eval.outputs import write_outputs
@@ -34,13 +33,14 @@ from rethinker.eval.records import (
 from rethinker.eval.registry import get_benchmark
 from rethinker.eval.responses import ProblemResponses, PromptStyle, ResponseGenerator
 from rethinker.eval.samples_log import SAMPLES_FILE, SETTINGS_FILE, append_samples, check_settings, read_finished
+from rethinker.eval.suites.base import Benchmark, ScoredSample
 from rethinker.models.loading import inference_device_and_dtype, load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.models.processor import VisionProcessor
 from rethinker.rollout.base import RolloutEngine, SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.rollout.triggers import BARE_WAIT
 from rethinker.rollout.vllm_engine import VLLMRolloutEngine, VLLMSettings, vllm_installed
-from rethinker.train.policy import resolve_model_path
 
 logger = logging.getLogger(__name__)
 

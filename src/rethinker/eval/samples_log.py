@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rethinker.eval.benchmarks.base import ScoredSample
 from rethinker.eval.outputs import sample_line
+from rethinker.eval.suites.base import ScoredSample
+from rethinker.jsonl import JsonlError, parse_jsonl_line
 
 SAMPLES_FILE = "samples.jsonl"
 SETTINGS_FILE = "run_settings.json"
@@ -25,13 +26,13 @@ class ResumeError(ValueError):
     """An output folder that cannot be resumed: a corrupt line, or settings that differ from the run's."""
 
 
-def _sample(line: bytes, where: str) -> ScoredSample:
+def _sample(line: bytes, path: Path, number: int) -> ScoredSample:
     """One `samples.jsonl` line back as a `ScoredSample`; a malformed one raises `ResumeError` naming it."""
     try:
-        record = json.loads(line)
-        return ScoredSample(**record)
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
-        raise ResumeError(f"{where}: not a sample record ({error})") from error
+        return ScoredSample(**parse_jsonl_line(line, path, number))
+    except (JsonlError, TypeError) as error:
+        reason = error.reason if isinstance(error, JsonlError) else str(error)
+        raise ResumeError(f"{path} line {number}: not a sample record ({reason})") from error
 
 
 def read_finished(path: Path) -> dict[str, ScoredSample]:
@@ -47,7 +48,7 @@ def read_finished(path: Path) -> dict[str, ScoredSample]:
         last = not data[end + 1 :].strip()
         if line.strip():
             try:
-                sample = _sample(line, f"{path}: line {number}")
+                sample = _sample(line, path, number)
             except ResumeError:
                 if not last:
                     raise

@@ -28,7 +28,6 @@ SYSTEM_PROMPTS: dict[str, str] = {
         "i.e., <think> reasoning process here </think><answer> answer here </answer>."
     ),
 }
-IMAGE_PLACEHOLDER = "<image>"
 _PLACEHOLDER = re.compile(r"<image\s*\d*>")
 
 

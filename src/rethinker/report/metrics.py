@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rethinker.errors import UserError
+from rethinker.jsonl import JsonlError, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
@@ -55,17 +55,10 @@ def finite_number(value: object) -> float | None:
 
 def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-blank JSONL line; a malformed line is an error naming the file and the line."""
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise RunError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-            yield number, row
+    try:
+        yield from iter_jsonl(path)
+    except JsonlError as error:
+        raise RunError(str(error)) from error
 
 
 def parse_metrics(path: Path) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import signal
 import threading
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,11 @@ import torch
 
 from rethinker.errors import UserError
 from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.models.prompts import TEMPLATES
 from rethinker.serve.app import build_server
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.generation import Generator
-from rethinker.train.policy import resolve_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -70,26 +71,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
-    """The server configuration the command-line arguments describe."""
-    return ServeConfig(
-        model=args.model,
-        host=args.host,
-        port=args.port,
-        device=args.device,
-        dtype=args.dtype,
-        max_queue=args.max_queue,
-        max_new_tokens=args.max_new_tokens,
-        max_prompt_tokens=args.max_prompt_tokens,
-        min_pixels=args.min_pixels,
-        max_pixels=args.max_pixels,
-        max_image_bytes=args.max_image_bytes,
-        max_image_pixels=args.max_image_pixels,
-        max_request_pixels=args.max_request_pixels,
-        max_decoding_pixels=args.max_decoding_pixels,
-        template=args.template,
-        system=args.system,
-        file_roots=tuple(Path(root).resolve() for root in args.allow_files),
-    )
+    """The server configuration the command-line arguments describe: each option fills the field of its name."""
+    options = {field.name: getattr(args, field.name) for field in fields(ServeConfig) if hasattr(args, field.name)}
+    roots = tuple(Path(root).resolve() for root in args.allow_files)
+    return ServeConfig(**{**options, "file_roots": roots})
 
 
 def load_generator(config: ServeConfig) -> Generator:

@@ -8,29 +8,13 @@ import torch
 
 from rethinker.config import DataConfig
 from rethinker.data.errors import DataError
-from rethinker.data.loaders import COLUMN_PRESETS, ColumnMap, load_examples
+from rethinker.data.loaders import column_map, load_examples
 from rethinker.data.schema import Example
 from rethinker.data.selection import parse_interval, select_by_interval
 from rethinker.data.synthetic import FAMILIES, make_synthetic
 from rethinker.data.virl39k import load_virl39k
 
 log = logging.getLogger(__name__)
-
-
-def column_map(columns: dict) -> ColumnMap:
-    """A `ColumnMap` from config: `{"preset": "geometry3k"}` and/or explicit column names."""
-    fields = dict(columns)
-    preset_name = fields.pop("preset", "default")
-    unknown = sorted(set(fields) - set(ColumnMap.__dataclass_fields__))
-    if preset_name not in COLUMN_PRESETS or unknown:
-        raise DataError(
-            f"columns: unknown preset {preset_name!r} or keys {unknown}; presets are {', '.join(COLUMN_PRESETS)}, "
-            f"keys preset, {', '.join(ColumnMap.__dataclass_fields__)}"
-        )
-    preset = COLUMN_PRESETS[preset_name]
-    if "metadata" in fields and fields["metadata"] is not None:
-        fields["metadata"] = tuple(fields["metadata"])
-    return ColumnMap(**{**preset.__dict__, **fields})
 
 
 def build_datasets(config: DataConfig, seed: int) -> tuple[list[Example], list[Example], dict[str, float]]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import torch
 
 from rethinker.data.images import load_example_images
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.format import has_think_answer_format
 from rethinker.rewards.registry import score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.train.policy import Policy
-from rethinker.train.prompts import PromptBank
 
 
 def write_generation_sample(path: Path, bank: PromptBank, indices: list[int], texts: list[str], rewards: list[float]):

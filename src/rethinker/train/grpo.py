@@ -12,9 +12,10 @@ import torch
 
 from rethinker.algo.advantages import group_advantages, group_stats
 from rethinker.algo.replay import DapoBatch, dapo_accept_groups
-from rethinker.config import RLConfig, RolloutConfig, dump_config
+from rethinker.config import RLConfig, RolloutConfig, dump_config, stage_at
 from rethinker.data.errors import DataError
 from rethinker.models.processor import PromptTooLongError
+from rethinker.models.prompt_bank import PromptBank
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
@@ -43,12 +44,10 @@ from rethinker.train.distributed import (
 from rethinker.train.evaluate import evaluate
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
-from rethinker.train.prompts import PromptBank
 from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
 from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, record_config_changes
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
-from rethinker.train.schedule import stage_at
 from rethinker.train.update import NonFiniteGuard, UpdateSettings, logprob_gap, policy_update, recompute_logprobs
 
 log = logging.getLogger(__name__)

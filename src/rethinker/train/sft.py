@@ -17,13 +17,13 @@ from transformers import PreTrainedModel
 
 from rethinker.config import dump_config
 from rethinker.models.loading import DTYPES, load_model, load_processor
+from rethinker.models.paths import resolve_model_path
 from rethinker.models.processor import mm_token_type_ids
+from rethinker.sft_config import SFTConfig
 from rethinker.telemetry import MetricsLogger, progress_bar
 from rethinker.train.checkpoint import checkpoint_to_resume, load_trainer_state, save_checkpoint
 from rethinker.train.datasets import DataStream
 from rethinker.train.optim import build_optimizer
-from rethinker.train.policy import resolve_model_path
-from rethinker.train.sft_config import SFTConfig
 from rethinker.train.sft_data import (
     ConversationEncoder,
     ConversationTooLongError,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rethinker.config import load_config
 from rethinker.data.errors import DataError
-from rethinker.train.sft_config import SFTConfig
+from rethinker.sft_config import SFTConfig
 
 DEFAULT_PRESET = "sft-tiny"
 
@@ -33,7 +33,7 @@ def check_data_paths(config: SFTConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the config, train, and print the final checkpoint's path."""
-    from rethinker.train.policy import resolve_model_path
+    from rethinker.models.paths import resolve_model_path
     from rethinker.train.sft import train_sft
 
     config = load_config(SFTConfig, args.config, args.overrides, default=DEFAULT_PRESET)

@@ -15,11 +15,12 @@ import torch
 
 from rethinker.data.errors import DataError
 from rethinker.data.images import load_image
-from rethinker.data.sharegpt import SFTRecord, load_sharegpt, synthetic_sft_records
+from rethinker.data.placeholders import IMAGE_PLACEHOLDER
+from rethinker.data.sharegpt import SFTRecord, load_sharegpt
 from rethinker.data.synthetic import FAMILIES
 from rethinker.models.processor import IMAGE_PAD, VisionProcessor
-from rethinker.models.prompts import IMAGE_PLACEHOLDER
-from rethinker.train.sft_config import SFTDataConfig, SFTEvalConfig
+from rethinker.sft_config import SFTDataConfig, SFTEvalConfig
+from rethinker.train.sft_synthetic import synthetic_sft_records
 
 
 class ConversationTooLongError(ValueError):

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rethinker.config import load_config
+from rethinker.sft_config import SFTConfig
 from rethinker.train.checkpoint import TRAINER_STATE
 from rethinker.train.sft import train_sft
-from rethinker.train.sft_config import SFTConfig
 
 
 def pretrain_tiny(out_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> Path:
