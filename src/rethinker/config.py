@@ -6,13 +6,12 @@ import math
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.errors import UserError
-from rethinker.rollout.rethinking import RethinkConfig
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -117,6 +116,82 @@ class AlgoConfig(Strict):
     kl_type: Literal["k1", "k3"] = "k3"
     update_epochs: int = Field(1, ge=1)
     sft_coef: float = Field(0.05, ge=0.0, description="Weight of the imitation loss on accepted forced rethinks.")
+
+
+TriggerRule = Literal["uniform", "released"]
+TriggerPreset = Literal["paper", "released", "wait"]
+
+
+class RethinkConfig(Strict):
+    """Forced rethinking (SPEC section 4): the paper's behaviour by default, the released code's as switches."""
+
+    enabled: bool = Field(False, description="Force some finished responses to continue after a 'Wait, ...' trigger.")
+    fraction: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="q: each eligible response is forced with this probability (the paper says q < 1; released 0.65).",
+    )
+    max_len_frac: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Eligible only if the response is at most this share of the response budget (released: 0.5).",
+    )
+    skip_wrong_in_easy: bool = Field(
+        False,
+        description="Released switch: skip wrong responses of queries whose group accuracy exceeds the threshold.",
+    )
+    easy_threshold: float = Field(
+        0.7, ge=0.0, le=1.0, description="Group accuracy above which a query is easy (skip_wrong_in_easy)."
+    )
+    trigger_rule: TriggerRule = Field(
+        "uniform",
+        description="uniform: any trigger of the set alike (paper); released: by the first answer's correctness.",
+    )
+    triggers: TriggerPreset | tuple[str, ...] = Field(
+        "paper", description="A trigger preset (paper, released, wait) or a list of your own trigger texts."
+    )
+    cut_prob: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Probability of cutting the response before its final answer (paper 0.0, released 0.5).",
+    )
+    temperature: float = Field(0.9, gt=0.0, description="Sampling temperature of the forced continuation.")
+    min_new_tokens: int = Field(
+        30, ge=0, description="A continuation is kept only if longer than this many tokens (exclusive)."
+    )
+    max_new_tokens: int = Field(
+        1024, ge=1, description="Token budget of the continuation; one reaching it is rejected as too long."
+    )
+    max_waits: int = Field(4, ge=0, description="Most 'wait's a kept continuation may hold (its trigger included).")
+    max_accepted_per_query: int = Field(2, ge=0, description="Most accepted rethinks kept per query.")
+
+    @field_validator("triggers", mode="before")
+    @classmethod
+    def _known_triggers(cls, value: Any) -> Any:
+        presets = get_args(TriggerPreset)
+        if isinstance(value, str) and value not in presets:
+            raise ValueError(f"unknown trigger preset {value!r}; choose one of {', '.join(presets)} or give a list")
+        if isinstance(value, list | tuple) and (
+            not value or not all(isinstance(text, str) and text.strip() for text in value)
+        ):
+            raise ValueError("a list of triggers needs at least one trigger, each a non-blank string")
+        return value
+
+    @model_validator(mode="after")
+    def _kept_lengths_exist(self) -> RethinkConfig:
+        if self.min_new_tokens >= self.max_new_tokens:
+            raise ValueError(
+                f"need min_new_tokens < max_new_tokens, got {self.min_new_tokens} and {self.max_new_tokens}"
+            )
+        return self
+
+    @classmethod
+    def released(cls) -> RethinkConfig:
+        """The authors' released-code settings: skip wrong answers in easy groups, released trigger rule, cut half."""
+        return cls(enabled=True, skip_wrong_in_easy=True, trigger_rule="released", triggers="released", cut_prob=0.5)
 
 
 class OptimConfig(Strict):
