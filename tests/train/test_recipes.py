@@ -3,6 +3,7 @@ pi_old is recomputed by the trainer (the gap to the engine's log-probs is logged
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import sys
@@ -68,6 +69,7 @@ def _load_stand_in() -> types.ModuleType:
 def stand_in_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
     stand_in = _load_stand_in()
     module = types.ModuleType("vllm")
+    module.__spec__ = importlib.machinery.ModuleSpec("vllm", None)
     module.LLM = stand_in.FakeLLM
     module.SamplingParams = stand_in.FakeSamplingParams
     monkeypatch.setitem(sys.modules, "vllm", module)
