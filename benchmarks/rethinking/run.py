@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from rethinker.algo.rethinking import test_time_rethink_summary
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
 from rethinker.models.prompt_bank import PromptBank
@@ -20,7 +21,6 @@ from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
-from rethinker.rollout.rethinking import test_time_rethink_summary
 from rethinker.rollout.triggers import BARE_WAIT
 
 VARIANTS = {"forced": "rethink.enabled=true", "plain": "rethink.enabled=false"}

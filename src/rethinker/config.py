@@ -6,13 +6,12 @@ import math
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rethinker.errors import UserError
-from rethinker.rollout.rethinking import RethinkConfig
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -27,31 +26,60 @@ class ModelConfig(Strict):
     path: str = Field(
         "tiny", description="A local Qwen-VL checkpoint directory, or 'tiny' for the built-in tiny model."
     )
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    min_pixels: int | None = None
-    max_pixels: int | None = None
-    gradient_checkpointing: bool = False
-    trust_remote_code: bool = False
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Precision the weights are loaded and trained in (SFT: see train.autocast)."
+    )
+    min_pixels: int | None = Field(
+        None, description="Fewest pixels an image is resized to (Qwen-VL processor); None = the checkpoint's own."
+    )
+    max_pixels: int | None = Field(
+        None, description="Most pixels an image is resized to (Qwen-VL processor); None = the checkpoint's own."
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, more time."
+    )
+    trust_remote_code: bool = Field(False, description="Let transformers run model code shipped with the checkpoint.")
 
 
 class SyntheticConfig(Strict):
-    train_size: int = 4096
-    eval_size: int = 200
-    families: list[str] | None = None
-    image_size: int = 84
+    train_size: int = Field(4096, description="Number of generated training examples.")
+    eval_size: int = Field(200, description="Number of generated held-out examples.")
+    families: list[str] | None = Field(
+        None, description="Task families to generate (count, count_color, compare, sum_count, max_color); None = all."
+    )
+    image_size: int = Field(84, description="Side of the generated square images, in pixels.")
 
 
 class DataConfig(Strict):
-    source: Literal["synthetic", "file", "virl39k"] = "synthetic"
-    path: str | None = None
-    eval_path: str | None = None
-    columns: dict[str, Any] = Field(default_factory=dict)
-    image_root: str | None = None
-    on_error: Literal["raise", "skip"] = "raise"
-    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
-    passrate_column: str | None = None
-    passrate_interval: str | None = None
-    shuffle: bool = True
+    source: Literal["synthetic", "file", "virl39k"] = Field(
+        "synthetic",
+        description="synthetic: generated visual tasks; file: JSONL/JSON/Parquet/HF datasets dir; virl39k: ViRL39K.",
+    )
+    path: str | None = Field(None, description="Training data file or directory (required unless source=synthetic).")
+    eval_path: str | None = Field(
+        None, description="Held-out data in the same format; None = no held-out set (synthetic makes its own)."
+    )
+    columns: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Where the fields are: {preset: NAME} and/or explicit column names (question, answer, ...).",
+    )
+    image_root: str | None = Field(
+        None, description="Where relative image paths resolve; default: the data file's folder."
+    )
+    on_error: Literal["raise", "skip"] = Field(
+        "raise",
+        description="A bad row or image: raise stops with its location; skip counts it (data/skipped) and goes on.",
+    )
+    synthetic: SyntheticConfig = Field(
+        default_factory=SyntheticConfig, description="Settings of the generated tasks (source=synthetic)."
+    )
+    passrate_column: str | None = Field(
+        None, description="Column holding each example's pass rate; set it to train only on an interval of them."
+    )
+    passrate_interval: str | None = Field(
+        None, description="Pass rates kept, as a quoted interval such as '(0, 1]' (the default)."
+    )
+    shuffle: bool = Field(True, description="Shuffle the training examples each pass (seeded).")
     pixel_cache_mb: int = Field(
         256, ge=0, description="Host RAM kept for reusing processed pixel tensors, in MiB (token ids are cached apart)."
     )
@@ -71,18 +99,24 @@ class DataConfig(Strict):
 
 
 class PromptConfig(Strict):
-    template: str = "default"
-    system: str | None = None
-    max_prompt_tokens: int = 1024
+    template: str = Field(
+        "default", description="A named prompt template (default, rethink, r1, plain) or your own text with {question}."
+    )
+    system: str | None = Field(None, description="System message; None = none.")
+    max_prompt_tokens: int = Field(
+        1024, description="Longer prompts (image tokens included) are skipped and counted, never cut."
+    )
 
 
 class RolloutConfig(Strict):
-    engine: Literal["hf", "vllm"] = "hf"
-    group_size: int = Field(8, ge=1)
-    temperature: float = Field(1.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0)
-    max_new_tokens: int = Field(64, ge=1)
+    engine: Literal["hf", "vllm"] = Field("hf", description="hf: the built-in Hugging Face engine; vllm: vLLM (GPU).")
+    group_size: int = Field(8, ge=1, description="G: responses sampled per query.")
+    temperature: float = Field(1.0, ge=0.0, description="Sampling temperature of the responses (0 = greedy).")
+    top_p: float = Field(
+        1.0, gt=0.0, le=1.0, description="Nucleus sampling: smallest token set of this total probability (1 = off)."
+    )
+    top_k: int = Field(0, ge=0, description="Sample among the k likeliest tokens (0 = off).")
+    max_new_tokens: int = Field(64, ge=1, description="Response length budget in tokens (a PTST stage overrides it).")
     batch_size: int = Field(64, ge=1, description="Sequences generated at once (vLLM: max_num_seqs).")
     vllm_gpu_memory_utilization: float = Field(
         0.4, gt=0.0, le=1.0, description="vLLM: share of GPU memory for its weights and KV cache (training shares it)."
@@ -109,38 +143,146 @@ class RolloutConfig(Strict):
 
 
 class RewardConfig(Strict):
-    fn: str = "accuracy"
-    shaping: Literal["none", "released"] = "none"
-    workers: int = Field(1, ge=1)
-    timeout_s: float = Field(2.0, gt=0)
+    fn: str = Field(
+        "accuracy", description="Reward: accuracy, hfrrf, r1_zero, or your own as module:function or path.py:function."
+    )
+    shaping: Literal["none", "released"] = Field(
+        "none", description="released: the authors' released reward shaping (truncation, waits, rethinks); none: off."
+    )
+    workers: int = Field(1, ge=1, description="Worker processes checking answers with math-verify.")
+    timeout_s: float = Field(
+        2.0, gt=0, description="Time limit of one answer check, in seconds (a check that runs over counts as wrong)."
+    )
 
 
 class AlgoConfig(Strict):
-    adv_norm: Literal["std", "mean", "none"] = "std"
-    eps_low: float = Field(0.2, ge=0.0)
-    eps_high: float = Field(0.2, ge=0.0)
-    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = "token-mean"
-    kl_coef: float = Field(0.0, ge=0.0)
-    kl_type: Literal["k1", "k3"] = "k3"
-    update_epochs: int = Field(1, ge=1)
+    adv_norm: Literal["std", "mean", "none"] = Field(
+        "std", description="Group advantage: std = (r - mean) / std (paper); mean = r - mean (released); none = r."
+    )
+    eps_low: float = Field(0.2, ge=0.0, description="Lower clip range of the policy ratio (1 - eps_low).")
+    eps_high: float = Field(
+        0.2, ge=0.0, description="Upper clip range of the policy ratio (1 + eps_high; DAPO's clip-higher when larger)."
+    )
+    loss_agg: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"] = Field(
+        "token-mean",
+        description="Loss reduction: token-mean (released, DAPO), seq-mean-token-mean (GRPO), "
+        "seq-mean-token-sum-norm (Dr. GRPO).",
+    )
+    kl_coef: float = Field(
+        0.0, ge=0.0, description="Weight of the KL penalty to the reference model (0 = no reference model)."
+    )
+    kl_type: Literal["k1", "k3"] = Field(
+        "k3", description="KL estimator: k1 (log ratio) or k3 (non-negative, low variance)."
+    )
+    update_epochs: int = Field(1, ge=1, description="Passes (optimizer steps) over each update batch.")
     sft_coef: float = Field(0.05, ge=0.0, description="Weight of the imitation loss on accepted forced rethinks.")
 
 
+TriggerRule = Literal["uniform", "released"]
+TriggerPreset = Literal["paper", "released", "wait"]
+
+
+class RethinkConfig(Strict):
+    """Forced rethinking (SPEC section 4): the paper's behaviour by default, the released code's as switches."""
+
+    enabled: bool = Field(False, description="Force some finished responses to continue after a 'Wait, ...' trigger.")
+    fraction: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="q: each eligible response is forced with this probability (the paper says q < 1; released 0.65).",
+    )
+    max_len_frac: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Eligible only if the response is at most this share of the response budget (released: 0.5).",
+    )
+    skip_wrong_in_easy: bool = Field(
+        False,
+        description="Released switch: skip wrong responses of queries whose group accuracy exceeds the threshold.",
+    )
+    easy_threshold: float = Field(
+        0.7, ge=0.0, le=1.0, description="Group accuracy above which a query is easy (skip_wrong_in_easy)."
+    )
+    trigger_rule: TriggerRule = Field(
+        "uniform",
+        description="uniform: any trigger of the set alike (paper); released: by the first answer's correctness.",
+    )
+    triggers: TriggerPreset | tuple[str, ...] = Field(
+        "paper", description="A trigger preset (paper, released, wait) or a list of your own trigger texts."
+    )
+    cut_prob: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Probability of cutting the response before its final answer (paper 0.0, released 0.5).",
+    )
+    temperature: float = Field(0.9, gt=0.0, description="Sampling temperature of the forced continuation.")
+    min_new_tokens: int = Field(
+        30, ge=0, description="A continuation is kept only if longer than this many tokens (exclusive)."
+    )
+    max_new_tokens: int = Field(
+        1024, ge=1, description="Token budget of the continuation; one reaching it is rejected as too long."
+    )
+    max_waits: int = Field(4, ge=0, description="Most 'wait's a kept continuation may hold (its trigger included).")
+    max_accepted_per_query: int = Field(2, ge=0, description="Most accepted rethinks kept per query.")
+
+    @field_validator("triggers", mode="before")
+    @classmethod
+    def _known_triggers(cls, value: Any) -> Any:
+        presets = get_args(TriggerPreset)
+        if isinstance(value, str) and value not in presets:
+            raise ValueError(f"unknown trigger preset {value!r}; choose one of {', '.join(presets)} or give a list")
+        if isinstance(value, list | tuple) and (
+            not value or not all(isinstance(text, str) and text.strip() for text in value)
+        ):
+            raise ValueError("a list of triggers needs at least one trigger, each a non-blank string")
+        return value
+
+    @model_validator(mode="after")
+    def _kept_lengths_exist(self) -> RethinkConfig:
+        if self.min_new_tokens >= self.max_new_tokens:
+            raise ValueError(
+                f"need min_new_tokens < max_new_tokens, got {self.min_new_tokens} and {self.max_new_tokens}"
+            )
+        return self
+
+    @classmethod
+    def released(cls) -> RethinkConfig:
+        """The authors' released-code settings: skip wrong answers in easy groups, released trigger rule, cut half."""
+        return cls(enabled=True, skip_wrong_in_easy=True, trigger_rule="released", triggers="released", cut_prob=0.5)
+
+
 class OptimConfig(Strict):
-    lr: float = Field(1e-4, gt=0)
-    schedule: Literal["constant", "cosine"] = "constant"
-    warmup_frac: float = Field(0.0, ge=0.0, lt=1.0)
-    min_lr_ratio: float = Field(0.5, ge=0.0, le=1.0)
-    betas: tuple[float, float] = (0.9, 0.95)
-    weight_decay: float = Field(0.0, ge=0.0)
-    grad_clip: float = Field(1.0, gt=0)
+    lr: float = Field(1e-4, gt=0, description="Peak learning rate (AdamW).")
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="Learning-rate schedule after warm-up: constant or cosine."
+    )
+    warmup_frac: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of the steps spent warming the learning rate up linearly."
+    )
+    min_lr_ratio: float = Field(0.5, ge=0.0, le=1.0, description="cosine: the final learning rate as a share of lr.")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW's (beta1, beta2).")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW's decoupled weight decay.")
+    grad_clip: float = Field(1.0, gt=0, description="Gradients are clipped to this global norm.")
 
 
 class ReplayConfig(Strict):
-    mode: Literal["none", "filter", "dapo", "ssr", "ssr_released"] = "none"
-    alpha: float = Field(1.0, ge=0.0)
-    lifetime: Literal["episode", "persistent"] = "episode"
-    capacity: int | None = Field(None, ge=1)
+    mode: Literal["none", "filter", "dapo", "ssr", "ssr_released"] = Field(
+        "none",
+        description="Which samples an update trains on: none, filter (|A| > 0), ssr (Selective Sample Replay), "
+        "ssr_released (released-code SSR), dapo (dynamic sampling).",
+    )
+    alpha: float = Field(
+        1.0, ge=0.0, description="ssr: replay priority |A|^alpha (0 = uniform over effective samples)."
+    )
+    lifetime: Literal["episode", "persistent"] = Field(
+        "episode", description="ssr: episode empties the buffer at each new episode (paper); persistent keeps it."
+    )
+    capacity: int | None = Field(
+        None, ge=1, description="ssr: most samples kept in the buffer, oldest dropped first; None = no limit."
+    )
     dapo_max_rounds: int = Field(4, ge=1, description="dapo: most rollout rounds to fill groups whose rewards differ.")
     released_all_correct_frac: float = Field(
         0.1, ge=0.0, le=1.0, description="ssr_released: all-correct candidates, as a share of the effective samples."
@@ -154,26 +296,32 @@ class TrainConfig(Strict):
     )
     queries_per_episode: int = Field(16, ge=1, description="Queries rolled out with one policy snapshot.")
     update_batch_size: int = Field(0, ge=0, description="Samples per update; 0 = the whole episode in one update.")
-    micro_batch_size: int = Field(32, ge=1)
+    micro_batch_size: int = Field(
+        32, ge=1, description="Samples per forward/backward pass (gradient accumulation is exact)."
+    )
 
 
 class EvalConfig(Strict):
-    every: int = Field(25, ge=0)
-    size: int = Field(200, ge=0)
+    every: int = Field(25, ge=0, description="Held-out accuracy every N updates (0 = never); also after the last one.")
+    size: int = Field(200, ge=0, description="At most this many held-out examples.")
     max_new_tokens: int | None = Field(
         None, ge=1, description="Held-out response length; None = the current PTST stage's (else the rollout's)."
     )
-    samples_to_log: int = Field(8, ge=0)
-    at_start: bool = True
+    samples_to_log: int = Field(
+        8, ge=0, description="Held-out generations written to samples/step-N.jsonl for a person to read."
+    )
+    at_start: bool = Field(True, description="Measure held-out accuracy before the first update.")
 
 
 class Stage(Strict):
     """One PTST stage: how many updates it lasts and the rollout settings it imposes."""
 
-    steps: int = Field(ge=1)
-    max_new_tokens: int = Field(ge=1)
-    group_size: int = Field(ge=1)
-    temperature: float | None = Field(None, ge=0.0)
+    steps: int = Field(ge=1, description="Updates this stage lasts.")
+    max_new_tokens: int = Field(ge=1, description="Response length budget during this stage.")
+    group_size: int = Field(ge=1, description="Responses per query during this stage.")
+    temperature: float | None = Field(
+        None, ge=0.0, description="Sampling temperature during this stage; None = rollout.temperature."
+    )
 
 
 def stage_at(stages: Sequence[Stage], step: int) -> int:
@@ -189,15 +337,15 @@ def stage_at(stages: Sequence[Stage], step: int) -> int:
 
 
 class CheckpointConfig(Strict):
-    every: int = Field(50, ge=0)
-    keep: int = Field(2, ge=1)
+    every: int = Field(50, ge=0, description="Save a checkpoint every N updates (0 = only at the end).")
+    keep: int = Field(2, ge=1, description="Newest checkpoints kept; older ones are deleted.")
 
 
 class LoggingConfig(Strict):
-    tensorboard: bool = True
-    wandb: bool = False
-    wandb_project: str = "rethinker"
-    progress: bool = True
+    tensorboard: bool = Field(True, description="Write TensorBoard event files beside metrics.jsonl.")
+    wandb: bool = Field(False, description="Also log to Weights & Biases (needs wandb installed and logged in).")
+    wandb_project: str = Field("rethinker", description="The W&B project runs are logged to.")
+    progress: bool = Field(True, description="Show a progress bar.")
 
 
 class DistributedConfig(Strict):
@@ -211,25 +359,35 @@ class DistributedConfig(Strict):
 class RLConfig(Strict):
     """Everything one RL run needs; `rethinker train` resolves it from a preset, a YAML file and overrides."""
 
-    seed: int = 0
-    run_dir: str = "runs/default"
-    resume: bool = False
+    seed: int = Field(0, description="Seed of every random draw (data order, sampling, rethinking, replay).")
+    run_dir: str = Field("runs/default", description="Where checkpoints, metrics and samples are written.")
+    resume: bool = Field(False, description="Continue from the newest checkpoint in run_dir.")
     resume_force: bool = Field(False, description="Resume even when settings that break exactness changed.")
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
-    prompt: PromptConfig = Field(default_factory=PromptConfig)
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
-    reward: RewardConfig = Field(default_factory=RewardConfig)
-    algo: AlgoConfig = Field(default_factory=AlgoConfig)
-    replay: ReplayConfig = Field(default_factory=ReplayConfig)
-    rethink: RethinkConfig = Field(default_factory=RethinkConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The policy model and its image processing.")
+    data: DataConfig = Field(default_factory=DataConfig, description="The training and held-out data.")
+    prompt: PromptConfig = Field(default_factory=PromptConfig, description="How a question becomes a prompt.")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="How responses are sampled.")
+    reward: RewardConfig = Field(default_factory=RewardConfig, description="How responses are scored.")
+    algo: AlgoConfig = Field(
+        default_factory=AlgoConfig, description="GRPO's advantage, clipped loss, KL and imitation loss."
+    )
+    replay: ReplayConfig = Field(
+        default_factory=ReplayConfig, description="Which samples each update trains on (SSR and friends)."
+    )
+    rethink: RethinkConfig = Field(
+        default_factory=RethinkConfig, description="Forced rethinking during training (VL-Rethinker)."
+    )
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="The optimizer and learning-rate schedule.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="How long to train and in what batches.")
     stages: list[Stage] = Field(default_factory=list, description="PTST schedule; empty = rollout settings throughout.")
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="Held-out accuracy during training.")
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig, description="When to save and how many to keep."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Where metrics go.")
+    distributed: DistributedConfig = Field(
+        default_factory=DistributedConfig, description="Multi-process training under torchrun."
+    )
 
     @model_validator(mode="after")
     def _stages_cover_training(self) -> RLConfig:

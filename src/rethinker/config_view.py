@@ -1,6 +1,7 @@
-"""`rethinker config`: a resolved configuration as YAML, each value commented with where it comes from.
+"""`rethinker config`: a resolved configuration as YAML, each key explained and each value's source beside it.
 
-The sources are data kept next to the presets (their `sources:` mapping); this module only lays them beside the values.
+The explanations are the schema's field descriptions, printed as a comment line above each key; the sources are data
+kept next to the presets (their `sources:` mapping). This module only lays them beside the values.
 """
 
 from __future__ import annotations
@@ -60,16 +61,33 @@ def _flow(value: Any) -> str:
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
-def _lines(node: Mapping[str, Any], prefix: str, depth: int, sources: Mapping[str, str]) -> list[str]:
+def field_descriptions(schema: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Dotted key -> the schema's description of it, for every field of the schema and of its nested sections."""
+    descriptions = {}
+    for name, info in schema.model_fields.items():
+        path = f"{prefix}{name}"
+        if info.description:
+            descriptions[path] = " ".join(info.description.split())
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            descriptions.update(field_descriptions(info.annotation, path + "."))
+    return descriptions
+
+
+def _lines(
+    node: Mapping[str, Any], prefix: str, depth: int, sources: Mapping[str, str], descriptions: Mapping[str, str]
+) -> list[str]:
     lines = []
     for key, value in node.items():
         path = f"{prefix}{key}"
+        indent = "  " * depth
+        if path in descriptions:
+            lines.append(f"{indent}# {descriptions[path]}")
         comment = f"  # {sources[path]}" if path in sources else ""
         if isinstance(value, dict) and value:
-            lines.append(f"{'  ' * depth}{key}:{comment}")
-            lines.extend(_lines(value, path + ".", depth + 1, sources))
+            lines.append(f"{indent}{key}:{comment}")
+            lines.extend(_lines(value, path + ".", depth + 1, sources, descriptions))
         else:
-            lines.append(f"{'  ' * depth}{key}: {_flow(value)}{comment}")
+            lines.append(f"{indent}{key}: {_flow(value)}{comment}")
     return lines
 
 
@@ -87,8 +105,8 @@ def schedule_summary(config: RLConfig) -> list[str]:
 
 
 def annotated_yaml(config: BaseModel, sources: Mapping[str, str]) -> str:
-    """The config as YAML that `load_config` reads back, with `# source` after each value that has one."""
-    lines = _lines(config.model_dump(mode="json"), "", 0, sources)
+    """The config as YAML that `load_config` reads back: each key's description above it, `# source` after it."""
+    lines = _lines(config.model_dump(mode="json"), "", 0, sources, field_descriptions(type(config)))
     if isinstance(config, RLConfig):
         lines.extend(schedule_summary(config))
     return "\n".join(lines) + "\n"

@@ -13,22 +13,30 @@ from rethinker.data.sharegpt import SFTFormat
 class SFTSyntheticConfig(Strict):
     """Synthetic worked-solution conversations: how many, and how often a recount follows."""
 
-    size: int = Field(2048, ge=1)
-    recheck_prob: float = Field(0.0, ge=0.0, le=1.0)
-    families: list[str] | None = None
-    image_size: int = 84
+    size: int = Field(2048, ge=1, description="Number of generated conversations.")
+    recheck_prob: float = Field(
+        0.0, ge=0.0, le=1.0, description="Probability that a worked solution recounts before answering."
+    )
+    families: list[str] | None = Field(None, description="Task families to generate; None = all of them.")
+    image_size: int = Field(84, description="Side of the generated square images, in pixels.")
 
 
 class SFTDataConfig(Strict):
     """Where the conversations come from: a ShareGPT-style file or the synthetic tasks."""
 
-    source: Literal["file", "synthetic"] = "synthetic"
+    source: Literal["file", "synthetic"] = Field(
+        "synthetic", description="file: a ShareGPT-style file; synthetic: generated worked solutions."
+    )
     path: str | None = Field(None, description="A ShareGPT-style JSON or JSONL file (source=file).")
     image_root: str | None = Field(None, description="Where relative image paths resolve; default: the file's folder.")
-    format: SFTFormat = "auto"
+    format: SFTFormat = Field(
+        "auto", description="The file's conversation layout; auto recognises it from the first rows."
+    )
     template: str = Field("default", description="Prompt template of the synthetic conversations (as in RL).")
-    synthetic: SFTSyntheticConfig = Field(default_factory=SFTSyntheticConfig)
-    shuffle: bool = True
+    synthetic: SFTSyntheticConfig = Field(
+        default_factory=SFTSyntheticConfig, description="Settings of the generated conversations (source=synthetic)."
+    )
+    shuffle: bool = Field(True, description="Shuffle the conversations each epoch (seeded).")
 
     @model_validator(mode="after")
     def _needs_path(self) -> SFTDataConfig:
@@ -60,22 +68,26 @@ class SFTEvalConfig(Strict):
     fraction: float = Field(0.0, ge=0.0, lt=1.0, description="Share of a training file held out when no path.")
     size: int = Field(256, ge=0, description="At most this many held-out conversations.")
     every: int = Field(50, ge=0, description="Held-out loss every N steps (0: never); also after the last step.")
-    at_start: bool = True
+    at_start: bool = Field(True, description="Measure the held-out loss before the first step.")
 
 
 class SFTConfig(Strict):
     """Everything one SFT run needs; `rethinker sft` resolves it from a preset, a YAML file and overrides."""
 
-    seed: int = 0
-    run_dir: str = "runs/sft"
-    resume: bool = False
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    data: SFTDataConfig = Field(default_factory=SFTDataConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    train: SFTTrainConfig = Field(default_factory=SFTTrainConfig)
-    eval: SFTEvalConfig = Field(default_factory=SFTEvalConfig)
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    seed: int = Field(0, description="Seed of every random draw (data order, held-out split).")
+    run_dir: str = Field("runs/sft", description="Where checkpoints and metrics are written.")
+    resume: bool = Field(False, description="Continue from the newest checkpoint in run_dir.")
+    model: ModelConfig = Field(
+        default_factory=ModelConfig, description="The model to fine-tune and its image processing."
+    )
+    data: SFTDataConfig = Field(default_factory=SFTDataConfig, description="The training conversations.")
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="The optimizer and learning-rate schedule.")
+    train: SFTTrainConfig = Field(default_factory=SFTTrainConfig, description="How long to train and in what batches.")
+    eval: SFTEvalConfig = Field(default_factory=SFTEvalConfig, description="Held-out loss during training.")
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig, description="When to save and how many to keep."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Where metrics go.")
 
     @model_validator(mode="after")
     def _micro_within_global(self) -> SFTConfig:

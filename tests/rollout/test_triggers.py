@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from rethinker.algo.rethinking import choose_cut, choose_trigger
 from rethinker.rollout.triggers import (
     BARE_WAIT,
     PAPER_TRIGGERS,
@@ -14,8 +15,6 @@ from rethinker.rollout.triggers import (
     TRIGGER_PRESETS,
     TriggerSet,
     build_rethink_prefix,
-    choose_cut,
-    choose_trigger,
     cut_before_final_answer,
     trigger_set,
 )

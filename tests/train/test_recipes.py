@@ -69,7 +69,6 @@ def _load_stand_in() -> types.ModuleType:
 def stand_in_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
     stand_in = _load_stand_in()
     module = types.ModuleType("vllm")
-    module.__spec__ = importlib.machinery.ModuleSpec("vllm", None)  # found by the trainer's vLLM-installed check
     module.LLM = stand_in.FakeLLM
     module.SamplingParams = stand_in.FakeSamplingParams
     monkeypatch.setitem(sys.modules, "vllm", module)

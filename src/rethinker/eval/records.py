@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from rethinker.algo.rethinking import test_time_rethink_summary
 from rethinker.data.schema import Example
 from rethinker.eval.outputs import EXTRACTOR_KEY, RULES_EXTRACTOR
 from rethinker.eval.passk import sampling_rows
 from rethinker.eval.responses import Attempt, ProblemResponses
 from rethinker.eval.suites.base import Benchmark, ScoredSample
-from rethinker.rollout.rethinking import test_time_rethink_summary
 from rethinker.rollout.triggers import BARE_WAIT
 
 SKIPPED_DETAIL = "skipped"

@@ -1,32 +1,22 @@
-"""Rethinking triggers as data, the rules that pick one, and the text a forced continuation starts from.
+"""Rethinking triggers as data, and the text a forced continuation starts from.
 
 Forced rethinking (SPEC section 4) appends a trigger to a finished response y1 and lets the model continue:
 y = y1 + trigger + y2. The paper names three triggers (self-questioning, self-correction, self-verification); the
-authors' released code adds a bare "Wait" and picks among the four by a fixed rule. Both rules live here, as does
-the released option of cutting y1 before its final answer so that the rethink has to produce the answer itself.
+authors' released code adds a bare "Wait". The rules that pick a trigger, and whether to cut y1 before its final
+answer, are decisions in `algo/rethinking.py`; the cut itself (so the rethink has to produce the answer) lives here.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 SELF_QUESTIONING = "\n\nWait, does it seem right?"
 SELF_CORRECTION = "\n\nWait, there might be a mistake"
 SELF_VERIFICATION = "\n\nWait, let's double check"
 BARE_WAIT = "\n\nWait"
 PAPER_TRIGGERS: tuple[str, ...] = (SELF_QUESTIONING, SELF_CORRECTION, SELF_VERIFICATION)
-
-TriggerRule = Literal["uniform", "released"]
-TRIGGER_RULES: tuple[TriggerRule, ...] = ("uniform", "released")
-
-RELEASED_GENERIC_PROB = 0.5
-"""Released rule: probability of a content-blind trigger (bare "Wait" or self-questioning)."""
-RELEASED_BARE_PROB = 0.4
-"""Released rule: probability of the bare "Wait" among the content-blind triggers."""
 
 
 @dataclass(frozen=True)
@@ -62,29 +52,6 @@ def trigger_set(spec: str | Sequence[str]) -> TriggerSet:
             raise ValueError(f"unknown trigger preset {spec!r}; choose one of {sorted(TRIGGER_PRESETS)} or give a list")
         return TRIGGER_PRESETS[spec]
     return TriggerSet(pool=tuple(spec))
-
-
-def choose_trigger(
-    rule: TriggerRule, first_correct: bool, rng: random.Random, triggers: TriggerSet = TRIGGER_PRESETS["paper"]
-) -> str:
-    """Pick the trigger for one response.
-
-    `uniform` (paper, default): uniform over `triggers.pool`. `released`: with probability 0.5 a content-blind trigger
-    (bare "Wait" with probability 0.4, else self-questioning); otherwise self-verification when the first answer was
-    correct and self-correction when it was not.
-    """
-    if rule == "uniform":
-        return rng.choice(triggers.pool)
-    if rule == "released":
-        if rng.random() < RELEASED_GENERIC_PROB:
-            return triggers.bare if rng.random() < RELEASED_BARE_PROB else triggers.questioning
-        return triggers.verification if first_correct else triggers.correction
-    raise ValueError(f"unknown trigger rule {rule!r}; choose one of {TRIGGER_RULES}")
-
-
-def choose_cut(cut_prob: float, rng: random.Random) -> bool:
-    """Decide whether a response is cut before its final answer (released code: probability 0.5)."""
-    return rng.random() < cut_prob
 
 
 _SENTENCE_END = re.compile(r"\n|[.!?](?=\s)")

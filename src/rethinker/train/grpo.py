@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from rethinker.algo.advantages import group_advantages, group_stats
-from rethinker.algo.replay import DapoBatch, dapo_accept_groups
 from rethinker.config import RLConfig, RolloutConfig, dump_config, stage_at
 from rethinker.data.errors import DataError
 from rethinker.models.processor import PromptTooLongError
@@ -44,7 +43,7 @@ from rethinker.train.distributed import (
 from rethinker.train.evaluate import evaluate
 from rethinker.train.optim import build_optimizer
 from rethinker.train.policy import Policy, load_policy
-from rethinker.train.replay_stage import ReplayStage, UpdateBatch, batch_metrics
+from rethinker.train.replay_modes import UpdateBatch, batch_metrics, build_replay_mode
 from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, record_config_changes
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
@@ -106,7 +105,7 @@ class GRPOTrainer:
         self.verifier = Verifier(workers=config.reward.workers, timeout_s=config.reward.timeout_s)
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, config.optim, config.train.steps)
-        self.replay = ReplayStage(config.replay, config.train.update_batch_size, config.seed)
+        self.replay = build_replay_mode(config.replay, config.train.update_batch_size, config.seed)
         self.rethinker = RethinkStage(
             config.rethink, self.policy.processor, self.policy.engine, config.rollout.max_new_tokens
         )
@@ -411,13 +410,12 @@ class GRPOTrainer:
         return samples, {**self.advantages(samples), **metrics}
 
     def new_episode(self) -> dict[str, float]:
-        """Roll out an episode (DAPO: rounds until enough mixed groups) and queue its update batches."""
+        """Roll out an episode (as many rounds as the replay mode asks) and queue its update batches."""
         start = time.perf_counter()
         self.rethinker.budget = self.rollout_settings.max_new_tokens
-        if self.config.replay.mode == "dapo":
-            samples, metrics = self.dapo_episode()
-        else:
-            samples, metrics = self.experience()
+        samples, metrics = self.replay.collect(
+            self.experience, self.config.train.queries_per_episode, self.rollout_settings.group_size
+        )
         rollout_s = time.perf_counter() - start
         metrics.update(
             {
@@ -430,22 +428,6 @@ class GRPOTrainer:
         self.pending = self.replay.split(samples, self.step)
         self.episode_metrics = metrics
         return {"time/rollout_s": rollout_s}
-
-    def dapo_episode(self) -> tuple[list[Sample], dict[str, float]]:
-        """DAPO dynamic sampling: keep rolling out until the episode holds enough groups whose rewards differ."""
-        group_size = self.rollout_settings.group_size
-        batch: DapoBatch[list[Sample]] = DapoBatch(
-            self.config.train.queries_per_episode, self.config.replay.dapo_max_rounds
-        )
-        first_metrics: dict[str, float] = {}
-        while not batch.done:
-            samples, metrics = self.experience(batch.rounds_used)
-            first_metrics = first_metrics or metrics
-            groups = [samples[i : i + group_size] for i in range(0, len(samples), group_size)]
-            rewards = torch.tensor([s.reward for s in samples])
-            batch.add_round([groups[i] for i in dapo_accept_groups(rewards, group_size)])
-        first_metrics.update({"dapo/rounds": float(batch.rounds_used), "dapo/filled": float(batch.filled)})
-        return [s for group in batch.groups for s in group], first_metrics
 
     def update(self, batch: list[Sample]) -> dict[str, float]:
         """One policy update on the selected batch."""

@@ -1,6 +1,6 @@
 """Forced rethinking during training: continue some responses after a "Wait, ..." trigger, keep the correct rethinks.
 
-The decisions (eligibility, fraction, trigger, cut, acceptance, cap) are the pure functions of `rollout.rethinking`;
+The decisions (eligibility, fraction, trigger, cut, acceptance, cap) are the pure functions of `algo.rethinking`;
 this module only generates, scores and swaps samples, and reports what happened.
 """
 
@@ -12,19 +12,21 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from rethinker.models.processor import PromptInputs, VisionProcessor
-from rethinker.rewards.extract import count_waits
-from rethinker.rollout.base import RolloutEngine, SamplingParams
-from rethinker.rollout.rethinking import (
-    RethinkConfig,
+from rethinker.algo.rethinking import (
     RethinkRecord,
     accept,
     cap_per_query,
+    choose_cut,
     choose_for_rethinking,
+    choose_trigger,
     eligible,
     rethink_metrics,
 )
-from rethinker.rollout.triggers import choose_cut, choose_trigger, cut_before_final_answer
+from rethinker.config import RethinkConfig
+from rethinker.models.processor import PromptInputs, VisionProcessor
+from rethinker.rewards.extract import count_waits
+from rethinker.rollout.base import RolloutEngine, SamplingParams
+from rethinker.rollout.triggers import cut_before_final_answer, trigger_set
 from rethinker.train.samples import Sample
 
 Scorer = Callable[[list[Sample]], None]
@@ -77,7 +79,7 @@ class RethinkStage:
             for s in samples
         ]
         attempts = []
-        triggers = self.config.trigger_set()
+        triggers = trigger_set(self.config.triggers)
         for index in choose_for_rethinking(mask, self.config.fraction, rng):
             sample = samples[index]
             trigger = choose_trigger(self.config.trigger_rule, sample.correct, rng, triggers)

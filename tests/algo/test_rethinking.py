@@ -1,13 +1,12 @@
 """Tests for forced rethinking: eligibility, selection, acceptance, per-query cap, replacement and telemetry."""
 
 import random
+from typing import get_args
 
 import pytest
 
-import rethinker.rollout.rethinking as rethinking
-from rethinker.rewards.extract import count_waits
-from rethinker.rollout.rethinking import (
-    RethinkConfig,
+import rethinker.algo.rethinking as rethinking
+from rethinker.algo.rethinking import (
     RethinkRecord,
     accept,
     cap_per_query,
@@ -16,7 +15,9 @@ from rethinker.rollout.rethinking import (
     replace_in_group,
     rethink_metrics,
 )
-from rethinker.rollout.triggers import TRIGGER_PRESETS
+from rethinker.config import RethinkConfig, TriggerPreset
+from rethinker.rewards.extract import count_waits
+from rethinker.rollout.triggers import TRIGGER_PRESETS, trigger_set
 
 PAPER = RethinkConfig(enabled=True)
 RELEASED = RethinkConfig.released()
@@ -26,8 +27,12 @@ def test_defaults_follow_the_paper_and_released_switches_differ() -> None:
     assert (PAPER.fraction, PAPER.max_len_frac, PAPER.cut_prob, PAPER.trigger_rule) == (0.65, 0.5, 0.0, "uniform")
     assert not PAPER.skip_wrong_in_easy
     assert (RELEASED.cut_prob, RELEASED.trigger_rule, RELEASED.skip_wrong_in_easy) == (0.5, "released", True)
-    assert RELEASED.trigger_set() == TRIGGER_PRESETS["released"]
+    assert trigger_set(RELEASED.triggers) == TRIGGER_PRESETS["released"]
     assert not RethinkConfig().enabled
+
+
+def test_the_config_offers_exactly_the_trigger_presets() -> None:
+    assert set(get_args(TriggerPreset)) == set(TRIGGER_PRESETS)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +46,8 @@ def test_defaults_follow_the_paper_and_released_switches_differ() -> None:
         {"min_new_tokens": 1024},
         {"max_waits": -1},
         {"temperature": 0.0},
+        {"triggers": []},
+        {"triggers": ["fine", " "]},
     ],
 )
 def test_config_rejects_bad_values(overrides: dict[str, object]) -> None:

@@ -1,7 +1,9 @@
-"""Forced rethinking (SPEC section 4): which responses get a trigger, which continuations are kept, and telemetry.
+"""Forced rethinking's decisions (SPEC section 4): which responses get a trigger, which trigger, whether to cut before
+the final answer, which continuations are kept, and the telemetry proving it acted.
 
-Everything here is pure: the rollout engine generates, the reward code checks answers, and these functions decide.
-Defaults follow the paper; the authors' released-code rules are switches (see `RethinkConfig.released`).
+Everything here is pure: the rollout engine generates, the reward code checks answers, `train/rethink_stage.py` wires
+them together, and these functions decide. Defaults follow the paper; the released code's rules are switches of
+`RethinkConfig` (see `RethinkConfig.released`).
 """
 
 from __future__ import annotations
@@ -10,83 +12,22 @@ import random
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from rethinker.rollout.triggers import TRIGGER_RULES, TriggerRule, TriggerSet, trigger_set
+from rethinker.rollout.triggers import TRIGGER_PRESETS, TriggerSet
+
+if TYPE_CHECKING:
+    from rethinker.config import RethinkConfig, TriggerRule
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 AcceptReason = Literal["accepted", "too_short", "too_long", "wrong", "too_many_waits"]
 
-
-@dataclass(frozen=True)
-class RethinkConfig:
-    """Settings of forced rethinking; the paper's behaviour by default, the released code's as switches.
-
-    - `fraction` q: each eligible response is forced with this probability. The paper only says q < 1; the released
-      code keeps 65% of eligible responses, so 0.65 is the default.
-    - `max_len_frac`: a response is eligible only if its length is at most this share of the response budget, leaving
-      room for the continuation (released: budget - 1024 of a 2048 budget, i.e. 0.5; the paper is silent).
-    - `skip_wrong_in_easy` / `easy_threshold`: released switch; skip wrong responses of queries whose group accuracy
-      is above the threshold (off by default: the paper does not mention it).
-    - `trigger_rule` / `triggers`: "uniform" over the paper's three triggers by default; "released" with the "released"
-      trigger preset reproduces the released code. `triggers` is a preset name or a list of trigger texts.
-    - `cut_prob`: probability of cutting the response before its final answer. The paper appends the trigger after
-      the full response (0.0); the released code cuts half of them (0.5).
-    - `temperature`: sampling temperature of the continuation (0.9).
-    - A continuation is accepted iff `min_new_tokens < length < max_new_tokens` (both exclusive), its final answer is
-      correct, and it holds at most `max_waits` "wait"s (trigger included, as the released code counts); at most
-      `max_accepted_per_query` accepted rethinks per query.
-    """
-
-    enabled: bool = False
-    fraction: float = 0.65
-    max_len_frac: float = 0.5
-    skip_wrong_in_easy: bool = False
-    easy_threshold: float = 0.7
-    trigger_rule: TriggerRule = "uniform"
-    triggers: str | tuple[str, ...] = "paper"
-    cut_prob: float = 0.0
-    temperature: float = 0.9
-    min_new_tokens: int = 30
-    max_new_tokens: int = 1024
-    max_waits: int = 4
-    max_accepted_per_query: int = 2
-
-    def __post_init__(self) -> None:
-        for name in ("fraction", "easy_threshold", "cut_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if not 0.0 < self.max_len_frac <= 1.0:
-            raise ValueError(f"max_len_frac must lie in (0, 1], got {self.max_len_frac}")
-        if self.trigger_rule not in TRIGGER_RULES:
-            raise ValueError(f"trigger_rule must be one of {TRIGGER_RULES}, got {self.trigger_rule!r}")
-        if self.temperature <= 0.0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-        if not 0 <= self.min_new_tokens < self.max_new_tokens:
-            raise ValueError(
-                f"need 0 <= min_new_tokens < max_new_tokens, got {self.min_new_tokens} and {self.max_new_tokens}"
-            )
-        for name in ("max_waits", "max_accepted_per_query"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
-        self.trigger_set()
-
-    def trigger_set(self) -> TriggerSet:
-        """The triggers this configuration draws from."""
-        return trigger_set(self.triggers)
-
-    @classmethod
-    def released(cls) -> RethinkConfig:
-        """The authors' released-code settings: skip wrong answers in easy groups, released trigger rule, cut half."""
-        return cls(
-            enabled=True,
-            skip_wrong_in_easy=True,
-            trigger_rule="released",
-            triggers="released",
-            cut_prob=0.5,
-        )
+RELEASED_GENERIC_PROB = 0.5
+"""Released rule: probability of a content-blind trigger (bare "Wait" or self-questioning)."""
+RELEASED_BARE_PROB = 0.4
+"""Released rule: probability of the bare "Wait" among the content-blind triggers."""
 
 
 def eligible(
@@ -192,3 +133,26 @@ def test_time_rethink_summary(before_correct: Sequence[bool], after_correct: Seq
         "wrong_to_right": _share([after and not before for before, after in pairs]),
         "oracle": _share([before or after for before, after in pairs]),
     }
+
+
+def choose_trigger(
+    rule: TriggerRule, first_correct: bool, rng: random.Random, triggers: TriggerSet = TRIGGER_PRESETS["paper"]
+) -> str:
+    """Pick the trigger for one response.
+
+    `uniform` (paper, default): uniform over `triggers.pool`. `released`: with probability 0.5 a content-blind trigger
+    (bare "Wait" with probability 0.4, else self-questioning); otherwise self-verification when the first answer was
+    correct and self-correction when it was not.
+    """
+    if rule == "uniform":
+        return rng.choice(triggers.pool)
+    if rule == "released":
+        if rng.random() < RELEASED_GENERIC_PROB:
+            return triggers.bare if rng.random() < RELEASED_BARE_PROB else triggers.questioning
+        return triggers.verification if first_correct else triggers.correction
+    raise ValueError(f"unknown trigger rule {rule!r}; choose uniform or released")
+
+
+def choose_cut(cut_prob: float, rng: random.Random) -> bool:
+    """Decide whether a response is cut before its final answer (released code: probability 0.5)."""
+    return rng.random() < cut_prob

@@ -1,22 +1,24 @@
-"""Turns an episode's samples into update batches under the configured replay mode, and proves it acted in metrics."""
+"""What a replay mode is, and the mechanics every mode shares: cutting an episode into update batches, metrics, state.
+
+A mode is a small strategy object chosen once by name (`replay.mode`). It may override four hooks: `new_buffer` (the
+buffer it starts with), `collect` (rollout rounds per episode), `episode_batch` (the episode's training set before it
+is cut) and `select` (each update batch). The selection rules themselves are the pure functions of `algo/replay.py`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from rethinker.algo.replay import (
-    ReplayBuffer,
-    Selection,
-    released_buffer,
-    select_filter,
-    select_ssr,
-    select_ssr_released,
-)
+from rethinker.algo.replay import ReplayBuffer, Selection
 from rethinker.config import ReplayConfig
 from rethinker.train.samples import Sample
+
+Experience = Callable[[int], tuple[list[Sample], dict[str, float]]]
+"""One rollout round (its index seeds the round's draws): graded samples with advantages, and their telemetry."""
 
 
 @dataclass
@@ -38,28 +40,44 @@ def batch_metrics(batch: UpdateBatch, step: int) -> dict[str, float]:
     }
 
 
-def _from_selection(raw: list[Sample], selection: Selection[Sample]) -> UpdateBatch:
+def from_selection(raw: list[Sample], selection: Selection[Sample]) -> UpdateBatch:
+    """The update batch a selection names: the chosen current samples, then the replayed ones."""
     samples = [raw[i] for i in selection.current] + [item for item, _ in selection.replayed]
     return UpdateBatch(samples, [False] * len(selection.current) + [True] * len(selection.replayed))
 
 
-class ReplayStage:
-    """Splits episodes into raw batches and selects each update batch: none, filter, dapo, ssr or ssr_released.
+class ReplayMode:
+    """The `none` behaviour: one rollout round per episode, every sample trained on, no buffer.
 
-    `ssr` applies the paper's Algorithm 1 to each raw batch of `batch_size` samples; `ssr_released` selects once per
-    episode (as many samples as it has rollouts, see `select_ssr_released`) and then splits; `dapo` filters at
-    rollout time, so its batches pass through unchanged.
+    Subclasses override the hooks they change; `split`, `metrics` and the checkpoint state are shared.
     """
+
+    name: ClassVar[str] = "none"
 
     def __init__(self, config: ReplayConfig, batch_size: int, seed: int) -> None:
         self.config = config
         self.batch_size = batch_size
         self.seed = seed
-        self.buffer: ReplayBuffer[Sample] | None = None
-        if config.mode == "ssr":
-            self.buffer = ReplayBuffer(config.lifetime, config.capacity)
+        self.buffer: ReplayBuffer[Sample] | None = self.new_buffer()
 
-    def _generator(self, step: int) -> torch.Generator:
+    def new_buffer(self) -> ReplayBuffer[Sample] | None:
+        """The buffer the mode starts with; None when it keeps none (or makes it on its first episode)."""
+        return None
+
+    def collect(self, experience: Experience, queries: int, group_size: int) -> tuple[list[Sample], dict[str, float]]:
+        """An episode's graded samples and telemetry: a single rollout round of `queries` groups of `group_size`."""
+        return experience(0)
+
+    def episode_batch(self, samples: list[Sample], step: int, generator: torch.Generator) -> UpdateBatch:
+        """The episode's training set before it is cut into update batches: every sample, none replayed."""
+        return UpdateBatch(list(samples), [False] * len(samples))
+
+    def select(self, raw: UpdateBatch, step: int) -> UpdateBatch:
+        """The update batch for one raw batch: the raw batch itself."""
+        return raw
+
+    def generator(self, step: int) -> torch.Generator:
+        """The random stream of step `step`'s replay draws, so a resumed run draws what an uninterrupted one would."""
         return torch.Generator().manual_seed(self.seed * 104_729 + step)
 
     def split(self, samples: list[Sample], step: int) -> list[UpdateBatch]:
@@ -69,18 +87,8 @@ class ReplayStage:
         """
         if self.buffer is not None:
             self.buffer.end_episode()
-        generator = self._generator(step)
-        if self.config.mode == "ssr_released":
-            if self.buffer is None:
-                self.buffer = released_buffer(len(samples))
-            correct = [s.correct for s in samples]
-            advantages = [s.advantage for s in samples]
-            selection = select_ssr_released(
-                samples, advantages, correct, self.buffer, generator, step, self.config.released_all_correct_frac
-            )
-            episode = _from_selection(samples, selection)
-        else:
-            episode = UpdateBatch(list(samples), [False] * len(samples))
+        generator = self.generator(step)
+        episode = self.episode_batch(samples, step, generator)
         order = torch.randperm(len(episode.samples), generator=generator).tolist()
         size = self.batch_size or max(len(order), 1)
         batches = [
@@ -88,20 +96,6 @@ class ReplayStage:
             for chunk in (order[start : start + size] for start in range(0, len(order), size))
         ]
         return batches or [UpdateBatch([], [])]
-
-    def select(self, raw: UpdateBatch, step: int) -> UpdateBatch:
-        """The update batch for one raw batch under the replay mode."""
-        mode = self.config.mode
-        advantages = [s.advantage for s in raw.samples]
-        if mode == "filter":
-            return _from_selection(raw.samples, select_filter(advantages))
-        if mode == "ssr":
-            target = self.batch_size or len(raw.samples)
-            selection = select_ssr(
-                raw.samples, advantages, target, self.buffer, self.config.alpha, self._generator(step), step
-            )
-            return _from_selection(raw.samples, selection)
-        return raw
 
     def metrics(self) -> dict[str, float]:
         """`replay/buffer_size` (0 when the mode keeps no buffer)."""
