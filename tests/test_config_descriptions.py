@@ -5,7 +5,7 @@ from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel
-from rethinker.train.sft_config import SFTConfig
+from rethinker.sft_config import SFTConfig
 
 from rethinker.config import RLConfig, RolloutConfig, load_config
 
