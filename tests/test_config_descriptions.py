@@ -5,9 +5,9 @@ from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel
-from rethinker.sft_config import SFTConfig
 
 from rethinker.config import RLConfig, RolloutConfig, load_config
+from rethinker.sft_config import SFTConfig
 
 
 def sections_in(annotation: Any) -> Iterator[type[BaseModel]]:

@@ -10,7 +10,9 @@ import torch
 from transformers import AutoModelForImageTextToText
 
 from rethinker.config import ConfigError
+from rethinker.errors import UserError
 from rethinker.telemetry import run_state_metrics
+from rethinker.train import grpo
 from rethinker.train.grpo import GRPOTrainer
 
 PUBLIC_METRICS = {
@@ -160,3 +162,12 @@ def test_a_fresh_run_refuses_a_run_dir_that_holds_a_checkpoint(tmp_path: Path, t
     assert resumed.step == 1
     resumed.fit()
     assert (tmp_path / "metrics.jsonl").read_text() == rows
+
+
+def test_a_bad_template_is_reported_before_the_model_loads(tmp_path: Path, tiny_config, monkeypatch) -> None:
+    def load_policy(*args: object) -> None:
+        raise AssertionError("the model was loaded before the template was checked")
+
+    monkeypatch.setattr(grpo, "load_policy", load_policy)
+    with pytest.raises(UserError, match="'nonsense' is neither a known name"):
+        GRPOTrainer(tiny_config(tmp_path, "prompt.template=nonsense"))

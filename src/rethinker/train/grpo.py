@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 
 from rethinker.algo.advantages import group_advantages, group_stats
-from rethinker.config import RLConfig, RolloutConfig, dump_config, stage_at
+from rethinker.config import ConfigError, RLConfig, RolloutConfig, dump_config, stage_at
 from rethinker.data.errors import DataError
 from rethinker.models.processor import PromptTooLongError
 from rethinker.models.prompt_bank import PromptBank
+from rethinker.models.prompts import resolve_template
 from rethinker.rewards.extract import count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.shaping import shaped_reward
@@ -76,12 +77,16 @@ class GRPOTrainer:
         self.dist = init_distributed(config.distributed.backend, config.distributed.timeout_s)
         self.seed_per_query = config.distributed.seed_per_query or self.dist.active
         if self.dist.world_size > config.train.queries_per_episode:
-            raise ValueError(f"{self.dist.world_size} ranks need train.queries_per_episode >= {self.dist.world_size}")
+            raise ConfigError(
+                f"train.queries_per_episode={config.train.queries_per_episode}: {self.dist.world_size} ranks need at "
+                f"least {self.dist.world_size}"
+            )
         torch.manual_seed(config.seed)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         self.config_changes = check_resume_config(self.run_dir, config) if checkpoint is not None else {}
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
         self.reward_fn = get_reward_fn(config.reward.fn)
+        resolve_template(config.prompt.template)  # a bad template is reported before the model loads
         self.policy: Policy = load_policy(config, checkpoint, self.dist)
         prompt = config.prompt
         pixel_cache_bytes = config.data.pixel_cache_mb * 1024 * 1024
