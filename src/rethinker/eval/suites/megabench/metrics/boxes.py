@@ -6,7 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rethinker.eval.suites.megabench.metrics.convert import as_boxes, is_number, literal, xml_boxes, xml_point
+from rethinker.eval.suites.megabench.metrics.convert import (
+    aligned_mean,
+    as_boxes,
+    is_number,
+    literal,
+    xml_boxes,
+    xml_point,
+)
 
 Box = Sequence[float]
 
@@ -47,10 +54,7 @@ def nbbox_iou_single(response: Any, gold: Any) -> float:
 
 def nbbox_iou_sequence(response: Any, gold: Any) -> float:
     """Mean IoU of boxes paired by position (tracking); 0 when the two sequences differ in length."""
-    predicted, expected = as_boxes(response), as_boxes(gold)
-    if len(predicted) != len(expected) or not expected:
-        return 0.0
-    return sum(box_iou(box, target) for box, target in zip(predicted, expected, strict=True)) / len(expected)
+    return aligned_mean(as_boxes(response), as_boxes(gold), box_iou)
 
 
 def xml_nbbox_iou_single(response: Any, gold: Any) -> float:

@@ -9,6 +9,7 @@ import ast
 import math
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from numbers import Number
 from typing import Any
 
@@ -138,3 +139,10 @@ def xml_point(value: Any) -> tuple[float, ...] | None:
         return None
     matches = _POINT.findall(value[:MAX_LITERAL_CHARS])
     return _numbers(matches[0], 2) if len(matches) == 1 else None
+
+
+def aligned_mean(predicted: Sequence[Any], expected: Sequence[Any], score: Callable[[Any, Any], float]) -> float:
+    """Mean of `score` over the items paired by position; 0 when the lengths differ or there is no gold item."""
+    if len(predicted) != len(expected) or not expected:
+        return 0.0
+    return sum(score(item, target) for item, target in zip(predicted, expected, strict=True)) / len(expected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rethinker.eval.suites.megabench.metrics.convert import as_list, is_number
+from rethinker.eval.suites.megabench.metrics.convert import aligned_mean, as_list, is_number
 from rethinker.eval.suites.megabench.metrics.strings import as_text
 
 
@@ -30,10 +30,7 @@ def _same_item(predicted: Any, gold: Any) -> bool:
 
 def sequence_accuracy_case_insensitive(response: Any, gold: Any) -> float:
     """Share of positions whose items agree (text ignoring case, numbers exactly); 0 when the lengths differ."""
-    predicted, expected = as_list(response), as_list(gold)
-    if len(predicted) != len(expected) or not expected:
-        return 0.0
-    return sum(_same_item(item, target) for item, target in zip(predicted, expected, strict=True)) / len(expected)
+    return aligned_mean(as_list(response), as_list(gold), _same_item)
 
 
 def longest_common_list_prefix_ratio(response: Any, gold: Any) -> float:
