@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from rethinker.errors import UserError
 
@@ -20,6 +20,16 @@ class Strict(BaseModel):
     """Base for config sections: unknown keys are rejected, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def threads_field() -> Any:
+    """The `threads` key both trainers share: torch's CPU threads, fitted to the load or fixed."""
+    return Field(
+        "auto",
+        description="CPU threads for torch. auto: up to the count torch starts with (OMP_NUM_THREADS, else the "
+        "cores), fewer while other processes keep cores busy (cpu/threads logs it); N: exactly N, for runs that must "
+        "repeat bit for bit whatever the load.",
+    )
 
 
 class ModelConfig(Strict):
@@ -363,6 +373,7 @@ class RLConfig(Strict):
     run_dir: str = Field("runs/default", description="Where checkpoints, metrics and samples are written.")
     resume: bool = Field(False, description="Continue from the newest checkpoint in run_dir.")
     resume_force: bool = Field(False, description="Resume even when settings that break exactness changed.")
+    threads: Literal["auto"] | PositiveInt = threads_field()
     model: ModelConfig = Field(default_factory=ModelConfig, description="The policy model and its image processing.")
     data: DataConfig = Field(default_factory=DataConfig, description="The training and held-out data.")
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="How a question becomes a prompt.")

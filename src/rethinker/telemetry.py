@@ -19,9 +19,10 @@ from rethinker.jsonl import JsonlError, jsonl_entries
 
 log = logging.getLogger(__name__)
 
-PROCESS_LOCAL_PREFIXES = ("time/", "prompts/", "warn/")
-"""Metrics that describe the process rather than the run (timings, the prompt cache's counters, warning streaks, which
-restart with the process): a resumed run reproduces every other metric exactly, but not these."""
+PROCESS_LOCAL_PREFIXES = ("time/", "prompts/", "warn/", "cpu/")
+"""Metrics that describe the process rather than the run (timings, the prompt cache's counters, warning streaks, the
+machine's load and the thread count fitted to it, which restart with the process): a resumed run reproduces every
+other metric exactly, but not these."""
 
 
 class DiskFullError(UserError):

@@ -48,6 +48,7 @@ from rethinker.train.replay_modes import UpdateBatch, batch_metrics, build_repla
 from rethinker.train.resume_config import CONFIG_FILE, check_resume_config, record_config_changes
 from rethinker.train.rethink_stage import RethinkStage
 from rethinker.train.samples import Sample
+from rethinker.train.threads import ThreadGovernor
 from rethinker.train.update import NonFiniteGuard, UpdateSettings, logprob_gap, policy_update, recompute_logprobs
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class GRPOTrainer:
                 f"least {self.dist.world_size}"
             )
         torch.manual_seed(config.seed)
+        self.threads = ThreadGovernor(config.threads)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         self.config_changes = check_resume_config(self.run_dir, config) if checkpoint is not None else {}
         train, held_out, self.data_counts = build_datasets(config.data, config.seed)
@@ -465,7 +467,7 @@ class GRPOTrainer:
     def train_step(self) -> dict[str, float]:
         """One update: a new episode when the last one is used up, then select (replay) -> update, with telemetry."""
         start = time.perf_counter()
-        metrics = {"time/rollout_s": 0.0}
+        metrics = {"time/rollout_s": 0.0, **self.threads.adjust()}
         if (
             self.config.stages
             and self.step > 0

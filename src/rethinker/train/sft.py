@@ -34,6 +34,7 @@ from rethinker.train.sft_data import (
     length_sorted_chunks,
     total_steps,
 )
+from rethinker.train.threads import ThreadGovernor
 from rethinker.train.update import NonFiniteGuard, nonfinite_reason
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class SFTTrainer:
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
+        self.threads = ThreadGovernor(config.threads)
         checkpoint = checkpoint_to_resume(self.run_dir / "checkpoints", config.resume)
         (self.run_dir / "config.yaml").write_text(dump_config(config))
         model_cfg = config.model
@@ -186,9 +188,10 @@ class SFTTrainer:
     def train_step(self) -> dict[str, float]:
         """Encode the next global batch, update, and return the step's metrics with timings."""
         start = time.perf_counter()
+        threads = self.threads.adjust()
         batch = self.next_batch()
         data_s = time.perf_counter() - start
-        metrics = self.update(batch)
+        metrics = self.update(batch) | threads
         self.step += 1
         step_s = time.perf_counter() - start
         self.elapsed_s += step_s
