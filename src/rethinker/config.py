@@ -6,10 +6,18 @@ import math
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rethinker.errors import UserError
 
@@ -22,14 +30,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def threads_field() -> Any:
-    """The `threads` key both trainers share: torch's CPU threads, fitted to the load or fixed."""
-    return Field(
-        "auto",
+def _threads_value(value: Any) -> Any:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"must be auto or a whole number of threads, 1 or more; got {value!r}")
+
+
+Threads = Annotated[
+    Literal["auto"] | int,
+    BeforeValidator(_threads_value),
+    Field(
         description="CPU threads for torch. auto: up to the count torch starts with (OMP_NUM_THREADS, else the "
         "cores), fewer while other processes keep cores busy (cpu/threads logs it); N: exactly N, for runs that must "
         "repeat bit for bit whatever the load.",
-    )
+    ),
+]
+"""The `threads` key both trainers share: torch's CPU threads, fitted to the load or fixed."""
 
 
 class ModelConfig(Strict):
@@ -373,7 +389,7 @@ class RLConfig(Strict):
     run_dir: str = Field("runs/default", description="Where checkpoints, metrics and samples are written.")
     resume: bool = Field(False, description="Continue from the newest checkpoint in run_dir.")
     resume_force: bool = Field(False, description="Resume even when settings that break exactness changed.")
-    threads: Literal["auto"] | PositiveInt = threads_field()
+    threads: Threads = "auto"
     model: ModelConfig = Field(default_factory=ModelConfig, description="The policy model and its image processing.")
     data: DataConfig = Field(default_factory=DataConfig, description="The training and held-out data.")
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="How a question becomes a prompt.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
-from rethinker.config import CheckpointConfig, LoggingConfig, ModelConfig, OptimConfig, Strict, threads_field
+from rethinker.config import CheckpointConfig, LoggingConfig, ModelConfig, OptimConfig, Strict, Threads
 from rethinker.data.sharegpt import SFTFormat
 
 
@@ -77,7 +77,7 @@ class SFTConfig(Strict):
     seed: int = Field(0, description="Seed of every random draw (data order, held-out split).")
     run_dir: str = Field("runs/sft", description="Where checkpoints and metrics are written.")
     resume: bool = Field(False, description="Continue from the newest checkpoint in run_dir.")
-    threads: Literal["auto"] | PositiveInt = threads_field()
+    threads: Threads = "auto"
     model: ModelConfig = Field(
         default_factory=ModelConfig, description="The model to fine-tune and its image processing."
     )

@@ -144,3 +144,8 @@ def test_rethinker_train_runs_one_thread_beside_two_cpu_hogs(
     assert rows[-1]["cpu/threads"] == 1.0
     assert rows[-1]["cpu/others_busy"] >= 0.7
     assert "torch now runs 1 thread(s)" in result.stderr, "auto started from the 2 threads OMP_NUM_THREADS gives"
+
+
+@pytest.mark.parametrize("value", ["0", "fast"])
+def test_a_bad_thread_count_is_one_line_naming_the_key(rethinker_cli, user_error, value: str) -> None:
+    user_error(rethinker_cli("train", f"threads={value}"), "threads", "must be auto or a whole number of threads")
