@@ -16,7 +16,7 @@ from rethinker.algo.rethinking import test_time_rethink_summary
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
 from rethinker.models.prompt_bank import PromptBank
-from rethinker.rewards.extract import count_waits
+from rethinker.rewards.extract import before_first_wait, count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
@@ -36,7 +36,8 @@ def train(name: str, out: Path, seed: int, overrides: list[str]) -> Path:
 
 
 def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[str, float]:
-    """Greedy held-out accuracy, spontaneous rethinking rate, and accuracy after test-time forced rethinking."""
+    """Greedy held-out accuracy, spontaneous rethinking rate and the shares of items its own rethinks turn wrong->right
+    and right->wrong (the answer before the first "Wait" against the final one), and test-time forced rethinking."""
     model, processor = load_model(checkpoint), load_processor(checkpoint)
     examples = make_synthetic(size, seed, "eval", ("count",))
     bank = PromptBank(processor, examples, "rethink", None, 1024)
@@ -58,8 +59,14 @@ def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[s
     with Verifier() as verifier:
         before = [r.correct for r in score_batch(reward, before_texts, examples, verifier)]
         after = [r.correct for r in score_batch(reward, after_texts, examples, verifier)]
+        rethought = [i for i, text in enumerate(before_texts) if count_waits(text) > 0]
+        first_texts = [before_first_wait(before_texts[i]) for i in rethought]
+        first = [r.correct for r in score_batch(reward, first_texts, [examples[i] for i in rethought], verifier)]
     summary = test_time_rethink_summary(before, after)
-    summary["spontaneous_rethink_frac"] = sum(count_waits(t) > 0 for t in before_texts) / size
+    summary["spontaneous_rethink_frac"] = len(rethought) / size
+    own = test_time_rethink_summary(first, [before[i] for i in rethought])
+    summary["spontaneous_wrong_to_right"] = own["wrong_to_right"] * len(rethought) / size
+    summary["spontaneous_right_to_wrong"] = own["right_to_wrong"] * len(rethought) / size
     return summary
 
 
