@@ -51,7 +51,7 @@ class Plan:
     rethink_seeds: tuple[int, ...] = (0, 1, 2)
     sft: list[str] = field(default_factory=list)
     rl: list[str] = field(default_factory=list)
-    replay: list[str] = field(default_factory=lambda: ["train.steps=40", "eval.every=10", "eval.size=200"])
+    replay: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=5", "eval.size=200"])
     stage1: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=30", "eval.size=100"])
     stage2: list[str] = field(default_factory=lambda: ["train.steps=40", "eval.every=40", "eval.size=100"])
     probe: int = 200
@@ -151,11 +151,15 @@ def main() -> int:
         parser.error(f"--findings takes numbers among 1,2,3, got {args.findings!r}")
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes > 0 else float("inf")
     out = args.out.resolve()
-    failed = run_all(plan_pieces(out, SMOKE_PLAN if args.smoke else Plan(), findings), args.workers, deadline)
+    pieces = plan_pieces(out, SMOKE_PLAN if args.smoke else Plan(), findings)
+    failed = run_all(pieces, args.workers, deadline)
     subprocess.run([sys.executable, str(HERE / "summary.py"), str(out)], check=True)
     for path in failed:
         print(f"failed: {path}", file=sys.stderr)
-    return 1 if failed else 0
+    left = [piece for piece in pieces if not piece.out.exists() and piece.out not in failed]
+    if left:
+        print(f"{len(left)} pieces left after --max-minutes: run the same command again to continue", file=sys.stderr)
+    return 1 if failed else 3 if left else 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ FOLDER = ROOT / "benchmarks" / "paper_effects"
 def load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"paper_effects_{name}", FOLDER / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
