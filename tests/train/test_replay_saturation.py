@@ -2,8 +2,8 @@
 
 The packaged warm start counts the dots (it rarely answers anything else); the plug-in reward pays for one fixed
 answer, which a high learning rate teaches in a couple of dozen updates. Groups turn mixed as the answer spreads, then
-all-correct, and their advantages vanish: `groups/effective_frac` falls from its peak. Under `ssr` every update batch stays fully effective by replaying stored samples;
-under `none` the update batches carry the zero-advantage samples. Both modes share the seed and every other setting.
+all-correct, and their advantages vanish: `groups/effective_frac` falls from its peak. Under `ssr` every update batch
+(once any group has a signal) stays fully effective by replaying stored samples; under `none` the update batches carry the zero-advantage samples. Both modes share the seed and every other setting.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _window_mean(rows: list[dict[str, float]], key: str) -> float:
 
 
 def _assert_policy_saturates(rows: list[dict[str, float]]) -> None:
-    """The policy learns the answer and the share of groups with a non-zero advantage falls from its peak by the margin."""
+    """The policy learns the answer; the share of groups with a non-zero advantage falls from its peak by the margin."""
     first, last = rows[:WINDOW], rows[-WINDOW:]
     assert len(rows) == STEPS
     assert _window_mean(last, "acc/mean") >= LEARNED_ACCURACY
