@@ -3,7 +3,8 @@
 The packaged warm start counts the dots (it rarely answers anything else); the plug-in reward pays for one fixed
 answer, which a high learning rate teaches in a couple of dozen updates. Groups turn mixed as the answer spreads, then
 all-correct, and their advantages vanish: `groups/effective_frac` falls from its peak. Under `ssr` every update batch
-(once any group has a signal) stays fully effective by replaying stored samples; under `none` the update batches carry the zero-advantage samples. Both modes share the seed and every other setting.
+(once any group has a signal) stays fully effective by replaying stored samples; under `none` the update batches carry
+the zero-advantage samples. Both modes share the seed and every other setting.
 """
 
 from __future__ import annotations
