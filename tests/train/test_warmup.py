@@ -64,3 +64,21 @@ def test_default_train_closing_lines_show_the_plateau(tmp_path: Path, rethinker_
     assert f"supervised plateau of the start: {level:.3f}" in lines[-2]
     end = float(lines[-3].split("->")[1].split()[0])
     assert lines[-1] == f"RL gain over the supervised plateau: {end - level:+.3f}"
+
+
+def test_tiny_pretrain_runs_the_warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rethinker import cli
+    from rethinker.train import warmup
+
+    calls = []
+    monkeypatch.setattr(warmup, "pretrain_tiny", lambda out: calls.append(out) or out)
+    assert cli.main(["tiny", "--pretrain", "--out", str(tmp_path / "warm")]) == 0
+    assert calls == [tmp_path / "warm"], "--pretrain runs the supervised warm-up, not the random builder"
+
+
+@pytest.mark.slow
+def test_tiny_pretrain_command_reproduces_the_packaged_start(tmp_path: Path, rethinker_cli) -> None:
+    result = rethinker_cli("tiny", "--pretrain", "--out", str(tmp_path / "warm"))
+    assert result.returncode == 0, result.stderr
+    rebuilt = json.loads((tmp_path / "warm" / SFT_CURVE).read_text())["curve"]
+    assert rebuilt == json.loads((resolve_model_path("tiny") / SFT_CURVE).read_text())["curve"]
