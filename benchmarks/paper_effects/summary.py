@@ -75,17 +75,42 @@ def at_budget(run: dict, budget: float) -> float:
     return within[-1]
 
 
+def late_evals(curve: list[list[float]]) -> list[float]:
+    """The evaluations of the second half of a run (after the first rise): its held-out accuracy once settled."""
+    last_step = curve[-1][0]
+    return [value for step, value in curve if step >= last_step / 2]
+
+
+def vanishing(out: Path) -> tuple[dict, list[str]]:
+    """The share of effective groups early and late in the plain-GRPO runs of finding 1 (the longest horizon)."""
+    rl = load(out / "f1", "rl-seed*.json")
+    if not rl:
+        return {}, []
+    window = max(1, min(len(run["groups_effective"]) for run in rl.values()) // 10)
+    early = [statistics.fmean(values(run["groups_effective"][:window])) for run in rl.values()]
+    late = [statistics.fmean(values(run["groups_effective"][-window:])) for run in rl.values()]
+    fall = paired_differences(early, late)
+    result = {"window": window, "early": mean_ci95(early), "late": mean_ci95(late), "fall": mean_ci95(fall)}
+    line = (
+        f"Plain GRPO (finding 1's runs, {len(rl)} seeds): share of effective groups over the first {window} updates"
+        f" {format_ci(early, 2)}, over the last {window} {format_ci(late, 2)}; fall {format_ci(fall, 2)}."
+    )
+    return result, [line, ""]
+
+
 def finding2(out: Path) -> tuple[dict, list[str]]:
     """Per replay mode: accuracy at equal rollout budget, effective groups, stability, with 95% CIs over seeds."""
+    fading, fading_lines = vanishing(out)
     runs = {mode: load(out / "f2", f"{mode}-seed*.json") for mode in REPLAY_MODES}
     seeds = sorted(set.intersection(*(set(r) for r in runs.values()))) if all(runs.values()) else []
     if not seeds:
-        return {}, ["(no complete seed yet)"]
+        return {"vanishing": fading}, [*fading_lines, "(no complete seed yet)"]
     budget = {s: min(runs[m][s]["rollout_samples"][-1][1] for m in REPLAY_MODES) for s in seeds}
-    result: dict = {"seeds": seeds, "modes": {}}
+    result: dict = {"vanishing": fading, "seeds": seeds, "modes": {}}
     lines = [
+        *fading_lines,
         "| mode | held-out acc at equal rollouts | acc end | effective groups first 5 steps -> last 5 |"
-        " grad-norm std over steps | held-out acc std over evals | rollouts per run | vs none (paired) |",
+        " grad-norm std over steps | held-out acc std, second half | rollouts per run | vs none (paired) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     base = [at_budget(runs["none"][s], budget[s]) for s in seeds]
@@ -95,7 +120,7 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
         first = [statistics.fmean(values(run["groups_effective"][:5])) for run in per]
         last = [statistics.fmean(values(run["groups_effective"][-5:])) for run in per]
         grad_std = [statistics.pstdev(values(run["grad_norm"])) for run in per]
-        acc_std = [statistics.pstdev(values(run["eval"])) for run in per]
+        acc_std = [statistics.pstdev(late_evals(run["eval"])) for run in per]
         rollouts = [run["rollout_samples"][-1][1] for run in per]
         diff = paired_differences(equal, base)
         result["modes"][mode] = {
@@ -174,18 +199,24 @@ def figures(out: Path) -> list[str]:
         fig.savefig(out / "finding1_sft_plateau_then_rl.png", dpi=120)
         written.append("finding1_sft_plateau_then_rl.png")
     replay = {mode: load(out / "f2", f"{mode}-seed*.json") for mode in REPLAY_MODES}
-    if all(replay.values()):
+    if rl and all(replay.values()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-        for mode, runs in replay.items():
-            length = min(len(run["groups_effective"]) for run in runs.values())
-            mean = [statistics.fmean(run["groups_effective"][i][1] for run in runs.values()) for i in range(length)]
-            left.plot(range(1, length + 1), mean, label=mode)
-            accs = [run["eval"][-1][1] for run in runs.values()]
-            centre, half = mean_ci95(accs)
-            right.errorbar([mode], [centre], yerr=[0 if half != half else half], fmt="o", capsize=4)
-        left.set(xlabel="step", ylabel="share of effective groups", title="Vanishing advantages")
+        for seed, run in rl.items():
+            shares = values(run["groups_effective"])
+            window = max(1, len(shares) // 10)
+            smooth = [statistics.fmean(shares[max(0, i - window + 1) : i + 1]) for i in range(len(shares))]
+            left.plot(range(1, len(shares) + 1), smooth, label=f"seed {seed}")
+        left.set(xlabel="update (plain GRPO)", ylabel="share of effective groups (running mean)")
+        left.set_title("Vanishing advantages", fontsize=10)
         left.legend(fontsize=7)
-        right.set(ylabel="held-out accuracy at end (95% CI)", title="Replay modes")
+        for mode, runs in replay.items():
+            budget = {
+                s: min(replay[m][s]["rollout_samples"][-1][1] for m in REPLAY_MODES if s in replay[m]) for s in runs
+            }
+            centre, half = mean_ci95([at_budget(run, budget[s]) for s, run in runs.items()])
+            right.errorbar([mode], [centre], yerr=[0.0 if half != half else half], fmt="o", capsize=4)
+        right.set(ylabel="held-out accuracy, equal rollouts (95% CI)")
+        right.set_title("Replay modes", fontsize=10)
         fig.tight_layout()
         fig.savefig(out / "finding2_effective_groups_and_accuracy.png", dpi=120)
         written.append("finding2_effective_groups_and_accuracy.png")

@@ -79,12 +79,16 @@ def replay_run(seed: int, accs: list[float], per_step: float) -> dict:
 
 
 def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
+    shares = [[step, 0.4 if step <= 20 else 0.2] for step in range(1, 201)]
     for seed, (plateau, start, end) in enumerate([(0.70, 0.69, 0.85), (0.72, 0.70, 0.80)]):
         write(
             tmp_path / "f1" / f"sft-seed{seed}.json",
             {"seed": seed, "curve": [[s, plateau] for s in (50, 100, 150, 200)]},
         )
-        write(tmp_path / "f1" / f"rl-seed{seed}.json", {"seed": seed, "eval": [[0, start], [200, end]]})
+        write(
+            tmp_path / "f1" / f"rl-seed{seed}.json",
+            {"seed": seed, "eval": [[0, start], [200, end]], "groups_effective": shares},
+        )
     for seed in (0, 1):
         for mode in ("none", "filter", "ssr"):
             write(tmp_path / "f2" / f"{mode}-seed{seed}.json", replay_run(seed, [0.7, 0.75, 0.8], 128))
@@ -98,6 +102,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     first = summary["finding1"]
     assert [run["gain"] for run in first["runs"]] == pytest.approx([0.15, 0.08])
     assert first["every_seed_positive"] is True
+    assert summary["finding2"]["vanishing"]["fall"][0] == pytest.approx(0.2), "first vs last 20 of 200 updates"
     modes = summary["finding2"]["modes"]
     assert modes["dapo"]["acc_equal_rollouts"][0] == pytest.approx(0.9), "dapo read at none's rollout count"
     assert modes["dapo"]["acc_end"][0] == pytest.approx(0.95)
