@@ -110,7 +110,7 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
     lines = [
         *fading_lines,
         "| mode | held-out acc at equal rollouts | acc end | effective groups first 5 steps -> last 5 |"
-        " grad-norm std over steps | held-out acc std, second half | rollouts per run | vs none (paired) |",
+        " grad-norm mean / std over steps | held-out acc std, second half | rollouts per run | vs none (paired) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     base = [at_budget(runs["none"][s], budget[s]) for s in seeds]
@@ -119,6 +119,7 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
         equal = [at_budget(run, budget[s]) for run, s in zip(per, seeds, strict=True)]
         first = [statistics.fmean(values(run["groups_effective"][:5])) for run in per]
         last = [statistics.fmean(values(run["groups_effective"][-5:])) for run in per]
+        grad_mean = [statistics.fmean(values(run["grad_norm"])) for run in per]
         grad_std = [statistics.pstdev(values(run["grad_norm"])) for run in per]
         acc_std = [statistics.pstdev(late_evals(run["eval"])) for run in per]
         rollouts = [run["rollout_samples"][-1][1] for run in per]
@@ -128,13 +129,15 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
             "acc_end": mean_ci95([run["eval"][-1][1] for run in per]),
             "effective_first": mean_ci95(first),
             "effective_last": mean_ci95(last),
+            "grad_norm_mean": mean_ci95(grad_mean),
             "grad_norm_std": mean_ci95(grad_std),
             "eval_acc_std": mean_ci95(acc_std),
             "vs_none": mean_ci95(diff),
         }
         lines.append(
             f"| {mode} | {format_ci(equal)} | {format_ci([run['eval'][-1][1] for run in per])} |"
-            f" {format_ci(first, 2)} -> {format_ci(last, 2)} | {format_ci(grad_std)} | {format_ci(acc_std)} |"
+            f" {format_ci(first, 2)} -> {format_ci(last, 2)} | {format_ci(grad_mean, 2)} / {format_ci(grad_std, 2)} |"
+            f" {format_ci(acc_std)} |"
             f" {statistics.fmean(rollouts):.0f} | {'—' if mode == 'none' else format_ci(diff)} |"
         )
     return result, lines
