@@ -15,6 +15,8 @@ from rethinker.jsonl import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = ["logging.progress=false", "logging.tensorboard=false"]
+SAMPLES_PER_ITEM = 4
+"""Responses sampled per held-out item (temperature 1) to measure spontaneous rethinking beyond the greedy answer."""
 
 
 def load_script(relative: str) -> ModuleType:
@@ -83,6 +85,9 @@ def rl_piece(args: argparse.Namespace) -> None:
     if args.probe:
         rethinking = load_script("benchmarks/rethinking/run.py")
         payload["probe"] = rethinking.probe(Path(payload["model"]), args.seed, args.probe, args.probe_tokens)
+        payload["sampled"] = rethinking.sampled_rethinking(
+            Path(payload["model"]), args.seed, args.probe, args.probe_tokens, SAMPLES_PER_ITEM
+        )
     write_json(args.out, payload)
 
 

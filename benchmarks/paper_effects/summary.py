@@ -171,6 +171,32 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         result["variants"][name] = {key: [p[key] for p in probes] for key in keys} | {"accepted": accepted}
         cells = [format_ci([p[key] for p in probes]) for key in keys]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {format_ci(accepted, 2)} |")
+    sampled_keys = {
+        "spontaneous_rethink_frac": "spontaneous rethinking",
+        "spontaneous_wrong_to_right": "own rethinks wrong->right",
+        "spontaneous_right_to_wrong": "own rethinks right->wrong",
+        "acc": "accuracy",
+    }
+    lines += [
+        "",
+        "Sampled at temperature 1 (4 responses per held-out item), shares of all responses:",
+        "",
+        "| stage 2 | " + " | ".join(sampled_keys.values()) + " |",
+        "|---" * (len(sampled_keys) + 1) + "|",
+    ]
+    for name in VARIANTS:
+        sampled = [runs[name][s]["sampled"] for s in seeds if "sampled" in runs[name][s]]
+        if len(sampled) < len(seeds):
+            continue
+        result["variants"][name]["sampled"] = {key: [row[key] for row in sampled] for key in sampled_keys}
+        cells = [format_ci([row[key] for row in sampled]) for key in sampled_keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if all("sampled" in result["variants"][name] for name in VARIANTS):
+        rates = {name: result["variants"][name]["sampled"]["spontaneous_rethink_frac"] for name in VARIANTS}
+        lines.append(
+            f"\nSpontaneous rethinking, forced minus plain (paired by seed): "
+            f"{format_ci(paired_differences(rates['forced'], rates['plain']))}."
+        )
     return result, lines
 
 

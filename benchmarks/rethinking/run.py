@@ -70,6 +70,33 @@ def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[s
     return summary
 
 
+def sampled_rethinking(checkpoint: Path, seed: int, size: int, max_new_tokens: int, samples: int) -> dict[str, float]:
+    """At temperature 1, `samples` responses per held-out item: the share that re-check themselves unforced, and the
+    shares of all responses whose own rethink turned a wrong first answer right and a right one wrong."""
+    model, processor = load_model(checkpoint), load_processor(checkpoint)
+    examples = make_synthetic(size, seed, "eval", ("count",))
+    bank = PromptBank(processor, examples, "rethink", None, 1024)
+    engine = HFRolloutEngine.for_processor(model, processor, size * samples)
+    torch.manual_seed(seed)
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0, n=samples)
+    groups = engine.generate([bank.get(i) for i in range(size)], params)
+    texts = [processor.decode(g.token_ids) for group in groups for g in group]
+    repeated = [example for example in examples for _ in range(samples)]
+    rethought = [i for i, text in enumerate(texts) if count_waits(text) > 0]
+    reward = get_reward_fn("accuracy")
+    with Verifier() as verifier:
+        final = [r.correct for r in score_batch(reward, texts, repeated, verifier)]
+        first_texts = [before_first_wait(texts[i]) for i in rethought]
+        first = [r.correct for r in score_batch(reward, first_texts, [repeated[i] for i in rethought], verifier)]
+    own = test_time_rethink_summary(first, [final[i] for i in rethought])
+    return {
+        "acc": sum(final) / len(texts),
+        "spontaneous_rethink_frac": len(rethought) / len(texts),
+        "spontaneous_wrong_to_right": own["wrong_to_right"] * len(rethought) / len(texts),
+        "spontaneous_right_to_wrong": own["right_to_wrong"] * len(rethought) / len(texts),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("runs/rethinking"))

@@ -95,8 +95,12 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
         write(tmp_path / "f2" / f"dapo-seed{seed}.json", replay_run(seed, [0.7, 0.9, 0.95], 256))
     probe = {"spontaneous_rethink_frac": 0.2, "spontaneous_wrong_to_right": 0.05, "spontaneous_right_to_wrong": 0.01}
     probe |= {"acc_before": 0.8, "acc_after": 0.82, "wrong_to_right": 0.04, "right_to_wrong": 0.02}
-    for name in ("forced", "plain"):
-        write(tmp_path / "f3" / f"{name}-seed0.json", {"seed": 0, "probe": probe, "rethink": {}})
+    for seed in (0, 1):
+        for name, rate in (("forced", 0.3 + 0.1 * seed), ("plain", 0.1)):
+            sampled = {"acc": 0.9, "spontaneous_rethink_frac": rate, "spontaneous_wrong_to_right": 0.02}
+            sampled["spontaneous_right_to_wrong"] = 0.01
+            payload = {"seed": seed, "probe": probe, "rethink": {}, "sampled": sampled}
+            write(tmp_path / "f3" / f"{name}-seed{seed}.json", payload)
     subprocess.run([sys.executable, str(FOLDER / "summary.py"), str(tmp_path)], check=True, capture_output=True)
     summary = json.loads((tmp_path / "summary.json").read_text())
     first = summary["finding1"]
@@ -108,9 +112,12 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     assert modes["dapo"]["acc_end"][0] == pytest.approx(0.95)
     assert modes["ssr"]["vs_none"][0] == pytest.approx(0.0)
     assert modes["none"]["effective_first"][0] == pytest.approx(0.47)
-    assert summary["finding3"]["variants"]["forced"]["spontaneous_rethink_frac"] == [0.2]
+    forced = summary["finding3"]["variants"]["forced"]
+    assert forced["spontaneous_rethink_frac"] == [0.2, 0.2]
+    assert forced["sampled"]["spontaneous_rethink_frac"] == pytest.approx([0.3, 0.4])
     text = (tmp_path / "summary.md").read_text()
     assert "RL gain over the plateau: 0.115 ± " in text and "every seed positive: yes" in text
+    assert "Spontaneous rethinking, forced minus plain (paired by seed): 0.250 ± 0.635." in text
 
 
 @pytest.mark.slow
@@ -129,6 +136,12 @@ def test_run_sh_smoke_runs_every_piece_then_skips_them(tmp_path: Path) -> None:
         "f3/stage1-seed0.json",
     ]
     forced = json.loads((out / "f3" / "forced-seed0.json").read_text())
+    assert set(forced["sampled"]) == {
+        "acc",
+        "spontaneous_rethink_frac",
+        "spontaneous_wrong_to_right",
+        "spontaneous_right_to_wrong",
+    }
     assert {"spontaneous_rethink_frac", "spontaneous_wrong_to_right", "spontaneous_right_to_wrong"} <= set(
         forced["probe"]
     )
