@@ -159,6 +159,8 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         "right_to_wrong": "forced right->wrong",
     }
     lines = [
+        "Greedy answers on the held-out items:",
+        "",
         "| stage 2 | " + " | ".join(keys.values()) + " | accepted rethinks / step |",
         "|---" * (len(keys) + 2) + "|",
     ]
@@ -250,19 +252,19 @@ def figures(out: Path) -> list[str]:
         fig.savefig(out / "finding2_effective_groups_and_accuracy.png", dpi=120)
         written.append("finding2_effective_groups_and_accuracy.png")
     rethink = {name: load(out / "f3", f"{name}-seed*.json") for name in VARIANTS}
-    if all(rethink.values()):
-        keys = ("spontaneous_rethink_frac", "spontaneous_wrong_to_right", "spontaneous_right_to_wrong", "acc_before")
+    if all(rethink.values()) and all("sampled" in run for runs in rethink.values() for run in runs.values()):
+        keys = ("spontaneous_rethink_frac", "spontaneous_wrong_to_right", "spontaneous_right_to_wrong", "acc")
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for offset, (name, runs) in enumerate(rethink.items()):
-            stats = [mean_ci95([run["probe"][key] for run in runs.values()]) for key in keys]
+            stats = [mean_ci95([run["sampled"][key] for run in runs.values()]) for key in keys]
             xs = [i + 0.35 * offset for i in range(len(keys))]
             ax.bar(xs, [m for m, _ in stats], 0.35, yerr=[0 if h != h else h for _, h in stats], capsize=3, label=name)
         ax.set_xticks(
             [i + 0.17 for i in range(len(keys))],
-            ["spontaneous\nrethinking", "own rethink\nwrong->right", "own rethink\nright->wrong", "held-out acc"],
+            ["spontaneous\nrethinking", "own rethink\nwrong->right", "own rethink\nright->wrong", "accuracy"],
             fontsize=7,
         )
-        ax.set(title="Stage 2 with / without forced rethinking")
+        ax.set(title="Stage 2 with / without forced rethinking (sampled, 95% CI)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / "finding3_rethinking.png", dpi=120)
