@@ -75,6 +75,13 @@ def at_budget(run: dict, budget: float) -> float:
     return within[-1]
 
 
+def level_and_spread(series_values: list[float]) -> tuple[float, float]:
+    """(mean, population std) of a run's per-update values; (0, 0) for a run that made no update."""
+    if not series_values:
+        return 0.0, 0.0
+    return statistics.fmean(series_values), statistics.pstdev(series_values)
+
+
 def late_evals(curve: list[list[float]]) -> list[float]:
     """The evaluations of the second half of a run (after the first rise): its held-out accuracy once settled."""
     last_step = curve[-1][0]
@@ -119,8 +126,8 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
         equal = [at_budget(run, budget[s]) for run, s in zip(per, seeds, strict=True)]
         first = [statistics.fmean(values(run["groups_effective"][:5])) for run in per]
         last = [statistics.fmean(values(run["groups_effective"][-5:])) for run in per]
-        grad_mean = [statistics.fmean(values(run["grad_norm"])) for run in per]
-        grad_std = [statistics.pstdev(values(run["grad_norm"])) for run in per]
+        grad_mean = [level_and_spread(values(run["grad_norm"]))[0] for run in per]
+        grad_std = [level_and_spread(values(run["grad_norm"]))[1] for run in per]
         acc_std = [statistics.pstdev(late_evals(run["eval"])) for run in per]
         rollouts = [run["rollout_samples"][-1][1] for run in per]
         diff = paired_differences(equal, base)
