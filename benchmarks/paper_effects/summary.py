@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 from rethinker.report.intervals import format_ci, mean_ci95, paired_differences
+from rethinker.train.warmup import PLATEAU_EVALS, plateau
 
 REPLAY_MODES = ("none", "filter", "dapo", "ssr")
 VARIANTS = ("forced", "plain")
-PLATEAU_EVALS = 4
-"""The supervised plateau is the mean of this many last evaluations of the SFT curve."""
 
 
 def load(folder: Path, pattern: str) -> dict[int, dict]:
@@ -41,14 +40,15 @@ def finding1(out: Path) -> tuple[dict, list[str]]:
     )
     for seed in sorted(set(sft) & set(rl)):
         last = sft[seed]["curve"][-PLATEAU_EVALS:]
+        level = plateau(sft[seed]["curve"])[0]
         accs = values(rl[seed]["eval"])
         row = {
             "seed": seed,
             "sft_last": last,
-            "plateau": statistics.fmean(values(last)),
+            "plateau": level,
             "rl_start": accs[0],
             "rl_end": accs[-1],
-            "gain": accs[-1] - statistics.fmean(values(last)),
+            "gain": accs[-1] - level,
             "gain_from_rl_start": accs[-1] - accs[0],
         }
         rows.append(row)
