@@ -6,8 +6,8 @@ import pytest
 
 from rethinker.rewards.extract import (
     Extraction,
-    boxed_answers,
     before_first_wait,
+    boxed_answers,
     clean_answer,
     count_waits,
     extract_answer,
