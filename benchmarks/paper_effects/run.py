@@ -146,8 +146,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    findings = {int(part) for part in args.findings.split(",") if part.strip()}
-    if not findings or not findings <= {1, 2, 3}:
+    parts = {part.strip() for part in args.findings.split(",") if part.strip()}
+    findings = {int(part) for part in parts if part in ("1", "2", "3")}
+    if not findings or len(findings) != len(parts):
         parser.error(f"--findings takes numbers among 1,2,3, got {args.findings!r}")
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes > 0 else float("inf")
     out = args.out.resolve()

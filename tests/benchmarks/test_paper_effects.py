@@ -150,3 +150,10 @@ def test_run_sh_smoke_runs_every_piece_then_skips_them(tmp_path: Path) -> None:
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0
     assert not [line for line in again.stdout.splitlines() if line.startswith("start ")], "finished pieces are skipped"
+
+
+@pytest.mark.parametrize("arguments", [["--findings", "x"], ["--findings", "1,4"], ["--workers", "0"]])
+def test_run_sh_refuses_bad_options_in_one_line(arguments: list[str]) -> None:
+    result = subprocess.run([str(FOLDER / "run.sh"), *arguments], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("run.py: error: --")
