@@ -8,23 +8,11 @@ from pathlib import Path
 
 from rethinker.config import load_config
 from rethinker.data.synthetic import make_synthetic
-from rethinker.models.processor import VisionProcessor
 from rethinker.models.prompt_bank import PromptBank
-from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
-from rethinker.rollout.base import SamplingParams
-from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.sft_config import SFTConfig
 from rethinker.train.sft import SFTTrainer
-
-
-def greedy_accuracy(model, processor: VisionProcessor, bank: PromptBank, verifier: Verifier) -> float:
-    """Share of held-out items answered correctly with greedy decoding (the training reward's verdict)."""
-    engine = HFRolloutEngine.for_processor(model, processor, len(bank))
-    groups = engine.generate([bank.get(i) for i in range(len(bank))], SamplingParams(max_new_tokens=32, temperature=0))
-    texts = [processor.decode(group[0].token_ids) for group in groups]
-    results = score_batch(get_reward_fn("accuracy"), texts, list(bank.examples), verifier)
-    return sum(r.correct for r in results) / len(results)
+from rethinker.train.warmup import greedy_accuracy
 
 
 def main() -> None:

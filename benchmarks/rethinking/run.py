@@ -16,7 +16,7 @@ from rethinker.algo.rethinking import test_time_rethink_summary
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
 from rethinker.models.prompt_bank import PromptBank
-from rethinker.rewards.extract import count_waits
+from rethinker.rewards.extract import before_first_wait, count_waits
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
@@ -36,7 +36,8 @@ def train(name: str, out: Path, seed: int, overrides: list[str]) -> Path:
 
 
 def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[str, float]:
-    """Greedy held-out accuracy, spontaneous rethinking rate, and accuracy after test-time forced rethinking."""
+    """Greedy held-out accuracy, spontaneous rethinking rate and the shares of items its own rethinks turn wrong->right
+    and right->wrong (the answer before the first "Wait" against the final one), and test-time forced rethinking."""
     model, processor = load_model(checkpoint), load_processor(checkpoint)
     examples = make_synthetic(size, seed, "eval", ("count",))
     bank = PromptBank(processor, examples, "rethink", None, 1024)
@@ -58,9 +59,42 @@ def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[s
     with Verifier() as verifier:
         before = [r.correct for r in score_batch(reward, before_texts, examples, verifier)]
         after = [r.correct for r in score_batch(reward, after_texts, examples, verifier)]
+        rethought = [i for i, text in enumerate(before_texts) if count_waits(text) > 0]
+        first_texts = [before_first_wait(before_texts[i]) for i in rethought]
+        first = [r.correct for r in score_batch(reward, first_texts, [examples[i] for i in rethought], verifier)]
     summary = test_time_rethink_summary(before, after)
-    summary["spontaneous_rethink_frac"] = sum(count_waits(t) > 0 for t in before_texts) / size
+    summary["spontaneous_rethink_frac"] = len(rethought) / size
+    own = test_time_rethink_summary(first, [before[i] for i in rethought])
+    summary["spontaneous_wrong_to_right"] = own["wrong_to_right"] * len(rethought) / size
+    summary["spontaneous_right_to_wrong"] = own["right_to_wrong"] * len(rethought) / size
     return summary
+
+
+def sampled_rethinking(checkpoint: Path, seed: int, size: int, max_new_tokens: int, samples: int) -> dict[str, float]:
+    """At temperature 1, `samples` responses per held-out item: the share that re-check themselves unforced, and the
+    shares of all responses whose own rethink turned a wrong first answer right and a right one wrong."""
+    model, processor = load_model(checkpoint), load_processor(checkpoint)
+    examples = make_synthetic(size, seed, "eval", ("count",))
+    bank = PromptBank(processor, examples, "rethink", None, 1024)
+    engine = HFRolloutEngine.for_processor(model, processor, size * samples)
+    torch.manual_seed(seed)
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0, n=samples)
+    groups = engine.generate([bank.get(i) for i in range(size)], params)
+    texts = [processor.decode(g.token_ids) for group in groups for g in group]
+    repeated = [example for example in examples for _ in range(samples)]
+    rethought = [i for i, text in enumerate(texts) if count_waits(text) > 0]
+    reward = get_reward_fn("accuracy")
+    with Verifier() as verifier:
+        final = [r.correct for r in score_batch(reward, texts, repeated, verifier)]
+        first_texts = [before_first_wait(texts[i]) for i in rethought]
+        first = [r.correct for r in score_batch(reward, first_texts, [repeated[i] for i in rethought], verifier)]
+    own = test_time_rethink_summary(first, [final[i] for i in rethought])
+    return {
+        "acc": sum(final) / len(texts),
+        "spontaneous_rethink_frac": len(rethought) / len(texts),
+        "spontaneous_wrong_to_right": own["wrong_to_right"] * len(rethought) / len(texts),
+        "spontaneous_right_to_wrong": own["right_to_wrong"] * len(rethought) / len(texts),
+    }
 
 
 def main() -> None:

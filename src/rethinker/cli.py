@@ -25,7 +25,9 @@ QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 def _train(args: argparse.Namespace) -> int:
+    from rethinker.models.paths import resolve_model_path
     from rethinker.train.grpo import GRPOTrainer
+    from rethinker.train.warmup import supervised_start_lines
 
     config = load_config(RLConfig, args.config, args.overrides)
     final = GRPOTrainer(config).fit()
@@ -38,6 +40,8 @@ def _train(args: argparse.Namespace) -> int:
     if evals:
         (first_step, first), (last_step, last) = evals[0], evals[-1]
         print(f"held-out accuracy: {first:.3f} at step {first_step} -> {last:.3f} at step {last_step}")
+        for line in supervised_start_lines(resolve_model_path(config.model.path), last):
+            print(line)
     return 0
 
 
@@ -52,11 +56,11 @@ def _tiny(args: argparse.Namespace) -> int:
     from rethinker.models.tiny import build_tiny, tokenizer_corpus
     from rethinker.train.warmup import pretrain_tiny
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder for the model")
     if args.pretrain:
         if args.family != DEFAULT_FAMILY:
             raise UserError(f"--pretrain builds the {DEFAULT_FAMILY} warm start; drop --family {args.family}")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UserError(f"--out {args.out} is a file; give a folder for the model")
         out = pretrain_tiny(Path(args.out))
     else:
         out = build_tiny(Path(args.out), tokenizer_corpus(), seed=args.seed, family=args.family)

@@ -18,6 +18,12 @@ class SFTSyntheticConfig(Strict):
         0.0, ge=0.0, le=1.0, description="Probability that a worked solution recounts before answering."
     )
     families: list[str] | None = Field(None, description="Task families to generate; None = all of them.")
+    miscount_from: int = Field(
+        0, ge=0, description="The imperfect teacher undercounts colours of at least this many dots (0: exact teacher)."
+    )
+    miscount_prob: float = Field(
+        0.0, ge=0.0, le=1.0, description="How often the teacher reports such a crowded colour one dot short."
+    )
     image_size: int = Field(84, description="Side of the generated square images, in pixels.")
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from rethinker.rewards.extract import (
     Extraction,
+    before_first_wait,
     boxed_answers,
     clean_answer,
     count_waits,
@@ -121,3 +122,11 @@ def test_a_stated_answer_ends_at_its_sentence_or_reason() -> None:
     assert extract_answer("So the answer is 42, because 6 * 7 = 42").answer == "42"
     assert extract_answer("Answer: B. The others do not fit.").answer == "B"
     assert extract_answer("Answer: 1,000 apples").answer == "1,000 apples"
+
+
+def test_before_first_wait_keeps_the_answer_given_before_a_rethink() -> None:
+    text = "I count 6 dots. \\boxed{6}\n\nWait, let's double check. I count 7 dots again. \\boxed{7}"
+    assert before_first_wait(text) == "I count 6 dots. \\boxed{6}\n\n"
+    assert extract_answer(before_first_wait(text)).answer == "6"
+    assert before_first_wait("no rethink \\boxed{3}") == "no rethink \\boxed{3}"
+    assert before_first_wait("WAIT first") == "" and before_first_wait("awaited \\boxed{1}") == "awaited \\boxed{1}"

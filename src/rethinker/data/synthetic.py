@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw
 
 from rethinker.data.schema import Example
+from rethinker.data.teacher import EXACT_TEACHER, Teacher, as_taught
 from rethinker.errors import UserError
 
 QWEN_IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -272,10 +273,14 @@ def _reasoning(example: Example) -> tuple[str, str, str]:
     return tally, "", tally
 
 
-def worked_solution(example: Example, rng: random.Random, recheck_prob: float = 0.0) -> str:
-    """A short correct solution ending in `\\boxed{answer}`; with probability `recheck_prob` a recount follows it."""
+def worked_solution(
+    example: Example, rng: random.Random, recheck_prob: float = 0.0, teacher: Teacher = EXACT_TEACHER
+) -> str:
+    """A short solution ending in `\\boxed{answer}`, as `teacher` counts (exact by default); with probability
+    `recheck_prob` a recount follows it."""
     if "family" not in example.metadata:
         raise ValueError(f"example {example.id} is not a synthetic item")
+    example = as_taught(example, teacher, rng)
     counting, conclusion, recount = _reasoning(example)
     boxed = f"\\boxed{{{example.answer}}}"
     solution = " ".join(part for part in (counting, conclusion, boxed) if part)

@@ -216,3 +216,9 @@ def extract_answer(text: str) -> Extraction:
 def count_waits(text: str) -> int:
     """How many times the word "wait" appears in `text`, in any case."""
     return sum(1 for _ in _WAIT.finditer(text))
+
+
+def before_first_wait(text: str) -> str:
+    """The part of `text` before its first "wait" (all of it when there is none): the answer before a rethink."""
+    match = _WAIT.search(text)
+    return text if match is None else text[: match.start()]

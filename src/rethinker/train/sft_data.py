@@ -18,6 +18,7 @@ from rethinker.data.images import load_image
 from rethinker.data.placeholders import IMAGE_PLACEHOLDER
 from rethinker.data.sharegpt import SFTRecord, load_sharegpt
 from rethinker.data.synthetic import FAMILIES
+from rethinker.data.teacher import Teacher
 from rethinker.models.processor import IMAGE_PAD, VisionProcessor
 from rethinker.sft_config import SFTDataConfig, SFTEvalConfig
 from rethinker.train.sft_synthetic import synthetic_sft_records
@@ -183,7 +184,8 @@ def build_sft_records(
     """(train, held-out) conversations: synthetic splits, or a file with a held-out file or fraction."""
     if data.source == "synthetic":
         synth = data.synthetic
-        options = {"families": tuple(synth.families or FAMILIES), "image_size": synth.image_size}
+        teacher = Teacher(synth.miscount_from, synth.miscount_prob)
+        options = {"families": tuple(synth.families or FAMILIES), "image_size": synth.image_size, "teacher": teacher}
         train = synthetic_sft_records(synth.size, seed, synth.recheck_prob, data.template, **options)
         held = synthetic_sft_records(evaluation.size, seed, synth.recheck_prob, data.template, split="eval", **options)
         return train, held

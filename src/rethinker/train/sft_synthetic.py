@@ -9,6 +9,7 @@ from typing import Any
 from rethinker.data.placeholders import IMAGE_PLACEHOLDER
 from rethinker.data.sharegpt import SFTRecord
 from rethinker.data.synthetic import FAMILIES, make_synthetic, worked_solution
+from rethinker.data.teacher import EXACT_TEACHER, Teacher
 from rethinker.models.prompts import build_messages
 
 
@@ -28,12 +29,13 @@ def synthetic_sft_records(
     split: str = "train",
     families: Sequence[str] = FAMILIES,
     image_size: int = 84,
+    teacher: Teacher = EXACT_TEACHER,
 ) -> list[SFTRecord]:
     """`n` synthetic items as conversations: the RL prompt (`build_messages`) answered by a worked solution."""
     rng = random.Random(f"rethinker-sft:{split}:{seed}")
     records = []
     for example in make_synthetic(n, seed, split, families, image_size=image_size):
         messages = [{"role": m["role"], "content": chat_text(m["content"])} for m in build_messages(example, template)]
-        messages.append({"role": "assistant", "content": worked_solution(example, rng, recheck_prob)})
+        messages.append({"role": "assistant", "content": worked_solution(example, rng, recheck_prob, teacher)})
         records.append(SFTRecord(id=example.id, images=example.images, messages=messages, origin=example.id))
     return records

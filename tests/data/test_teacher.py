@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from rethinker.data.synthetic import FAMILIES, make_synthetic, worked_solution
+from rethinker.data.teacher import Teacher, answer_from_counts, as_taught, perceived_counts
+
+
+def boxed(text: str) -> str:
+    return re.findall(r"\\boxed\{([^}]*)\}", text)[0]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_answer_from_true_counts_is_the_gold_answer(family: str) -> None:
+    for example in make_synthetic(30, seed=1, families=(family,)):
+        meta = example.metadata
+        assert answer_from_counts(family, meta["counts"], meta["asked"]) == example.answer
+
+
+def test_teacher_undercounts_only_crowded_colours_at_its_rate() -> None:
+    teacher, rng = Teacher(miscount_from=5, miscount_prob=0.75), random.Random(0)
+    crowded = [perceived_counts({"red": 7, "blue": 2}, teacher, rng) for _ in range(2000)]
+    assert all(seen["blue"] == 2 and seen["red"] in (6, 7) for seen in crowded)
+    assert 0.72 < sum(seen["red"] == 6 for seen in crowded) / len(crowded) < 0.78
+
+
+def test_exact_teacher_keeps_the_solution_stream_unchanged() -> None:
+    examples = make_synthetic(40, seed=3)
+    plain = [worked_solution(e, random.Random(5), 0.5) for e in examples]
+    assert plain == [worked_solution(e, random.Random(5), 0.5, Teacher()) for e in examples]
+    assert all(boxed(text) == e.answer for text, e in zip(plain, examples, strict=True))
+
+
+def test_imperfect_teacher_is_wrong_exactly_on_crowded_items() -> None:
+    teacher, rng = Teacher(miscount_from=5, miscount_prob=1.0), random.Random(0)
+    examples = make_synthetic(200, seed=2, families=("count",))
+    for example in examples:
+        answer = boxed(worked_solution(example, rng, teacher=teacher))
+        total = int(example.answer)
+        assert answer == (str(total - 1) if total >= 5 else example.answer)
+    taught = as_taught(examples[0], Teacher(miscount_from=1, miscount_prob=1.0), rng)
+    assert taught.metadata["counts"] != examples[0].metadata["counts"] and taught.answer != examples[0].answer
