@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import resource
 import statistics
 from collections.abc import Callable
@@ -17,8 +18,11 @@ SEED = 0
 GROUP_SIZE = 8
 PROMPTS_PER_STEP = 2
 LEARNING_RATE = 1e-4
-MAX_PROMPT_TOKENS = 512
+MAX_PROMPT_TOKENS = 4096
 THREADS = 2
+IMAGE_TOKENS = 16
+PATCH_SIZE = 14
+MERGE_SIZE = 2
 CLIP_EPS = 0.2
 ADAM_BETAS = (0.9, 0.95)
 GRAD_CLIP = 1.0
@@ -26,15 +30,36 @@ DATASET_SIZE = 64
 """Synthetic train items both sides read, in order (no shuffling), so both see the same prompts at the same step."""
 
 
+def image_side(image_tokens: int, patch_size: int = PATCH_SIZE, merge_size: int = MERGE_SIZE) -> int:
+    """Side in pixels of the square image that a Qwen2.5-VL processor turns into exactly `image_tokens` tokens.
+
+    One image token is a merge_size x merge_size block of patches, so a square of k x k tokens is k * patch * merge
+    pixels wide; the benchmark sets both pixel bounds to that area so no resizing changes the count.
+    """
+    root = math.isqrt(image_tokens)
+    if image_tokens < 1 or root * root != image_tokens:
+        raise ValueError(f"image tokens must be a positive square (16, 256, 1024...), got {image_tokens}")
+    return root * patch_size * merge_size
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """One benchmark process: which side, how many new tokens per response, how many steps, where the model is."""
+    """One benchmark process: which side, response length, steps, model, and the cell's image tokens and group size."""
 
     side: str
     max_new_tokens: int
     steps: int
     model_dir: str
     work_dir: str
+    group_size: int = GROUP_SIZE
+    image_tokens: int = IMAGE_TOKENS
+    prompts_per_step: int = PROMPTS_PER_STEP
+    threads: int = THREADS
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per optimizer step: prompts x group size."""
+        return self.group_size * self.prompts_per_step
 
     def to_json(self) -> str:
         """The spec as one JSON line, the way the driver passes it to a child process."""
@@ -79,9 +104,9 @@ class RunResult:
         return cls(RunSpec(**data["spec"]), steps, float(data["max_rss_mb"]))
 
 
-def train_examples() -> list[Example]:
+def train_examples(image_tokens: int = IMAGE_TOKENS) -> list[Example]:
     """The synthetic items both sides train on, exactly as `rethinker train` builds them for `data.synthetic`."""
-    return make_synthetic(DATASET_SIZE, SEED, "train")
+    return make_synthetic(DATASET_SIZE, SEED, "train", image_size=image_side(image_tokens))
 
 
 def prompt_text(example: Example) -> str:
