@@ -13,6 +13,7 @@ from pathlib import Path
 from rethinker.data.schema import Example
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.prompts import TEMPLATES, question_with_choices
+from rethinker.rewards.verify import Verifier
 
 SEED = 0
 GROUP_SIZE = 8
@@ -112,6 +113,14 @@ def train_examples(image_tokens: int = IMAGE_TOKENS) -> list[Example]:
 def prompt_text(example: Example) -> str:
     """The user text of an example under the default template (the image goes before it, as in `build_messages`)."""
     return TEMPLATES["default"].format(question=question_with_choices(example))
+
+
+def wait_for_verifier(verifier: Verifier) -> None:
+    """Block until the verifier's math-verify worker is up, so its start-up lands in no timed step on either side.
+
+    The worker warms up in the background from the verifier's construction; an expression check needs it.
+    """
+    verifier.verify("x^2-1", "(x-1)(x+1)")
 
 
 def peak_rss_mb() -> float:

@@ -41,9 +41,10 @@ def matmul_gflops(seconds_per_side: float = 1.5, sides: tuple[int, ...] = MATMUL
 def bare_token_seconds(text: TextDims, rows: int, context: int, repeats: int = 8) -> float:
     """Median seconds of one token for `rows` sequences through random weights of the decoder's shapes.
 
-    Per layer: one q|k|v matmul, attention over a `context`-long key/value cache, the output projection, one gate|up
-    matmul and the down projection; then the output projection. No norms, rotary, sampling or cache writes: the least
-    any implementation does per decoded token.
+    Per layer: one q|k|v matmul, attention over a `context`-long key/value cache (the query heads of a key/value head
+    read it in one call, never a repeated copy), the output projection, one gate|up matmul and the down projection;
+    then the output projection. No norms, rotary, sampling or cache writes: the least any implementation does per
+    decoded token.
     """
     dim, kv = text.head_dim, text.kv_heads
     layers = [
@@ -63,8 +64,8 @@ def bare_token_seconds(text: TextDims, rows: int, context: int, repeats: int = 8
     def one_token() -> torch.Tensor:
         state = hidden
         for qkv_w, out_w, gate_up_w, down_w, keys, values in layers:
-            query = F.linear(state, qkv_w)[:, : text.heads * dim].view(rows, text.heads, 1, dim)
-            attended = F.scaled_dot_product_attention(query, keys, values, enable_gqa=text.heads != kv)
+            query = F.linear(state, qkv_w)[:, : text.heads * dim].view(rows, kv, text.heads // kv, dim)
+            attended = F.scaled_dot_product_attention(query, keys, values)
             state = state + F.linear(attended.reshape(rows, -1), out_w)
             gate, up = F.linear(state, gate_up_w).chunk(2, dim=-1)
             state = state + F.linear(F.silu(gate) * up, down_w)

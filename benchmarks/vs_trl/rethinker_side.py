@@ -27,6 +27,7 @@ from bench_common import (
     image_side,
     peak_rss_mb,
     side_main,
+    wait_for_verifier,
 )
 
 TIME_PARTS = (
@@ -99,6 +100,7 @@ def run(spec: RunSpec) -> RunResult:
     """Train `spec.steps` steps and record each step's time (logging included), its parts and the tokens generated."""
     torch.set_num_threads(spec.threads)
     trainer = build_trainer(spec)
+    wait_for_verifier(trainer.verifier)
     records = []
     try:
         for _ in range(spec.steps):

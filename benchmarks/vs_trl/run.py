@@ -194,55 +194,55 @@ def cell_floor(cell: Cell, shape: StepShape, config: dict, measured: dict) -> di
     }
 
 
+def cell_summaries(cells: list[Cell], results: list[RunResult], setup: dict, warmup: int) -> dict[str, dict]:
+    """Per cell whose processes have all finished: the comparison, its floor and its prompt length."""
+    summary = {}
+    for cell in cells:
+        mine = [r for r in results if r.spec.model_dir == setup["model_dirs"][cell.name] and _same(r.spec, cell)]
+        if len(mine) < setup["processes_per_cell"][cell.name]:
+            continue
+        shape = setup["shapes"][cell.name]
+        floor = cell_floor(cell, shape, setup["configs"][cell.size], setup["measured"])
+        summary[cell.name] = compare(mine, warmup) | floor | {"prompt_tokens": shape.prompt_tokens}
+    return summary
+
+
+def prepare(cells: list[Cell], sides_of: dict, args: argparse.Namespace, work: Path) -> dict:
+    """Build each size's model and each cell's pixel bounds, read the prompt lengths, measure the floor."""
+    sizes = sorted({cell.size for cell in cells})
+    corpus = tokenizer_corpus()
+    base_dirs = {size: build_tiny(work / size, corpus, SCALED_SPECS[size], seed=SEED) for size in sizes}
+    configs = {size: json.loads((base_dirs[size] / "config.json").read_text()) for size in sizes}
+    model_dirs, shapes = {}, {}
+    for cell in cells:
+        cell_dir = cell_model_dir(base_dirs[cell.size], cell.image_tokens, work / f"{cell.size}-{cell.image_tokens}")
+        model_dirs[cell.name] = str(cell_dir)
+        length = round(prompt_tokens(cell_dir, cell.image_tokens, args.steps * args.prompts))
+        shapes[cell.name] = StepShape(args.prompts, length, cell.image_tokens, cell.group_size, cell.new_tokens)
+    measured = measure_floor(cells, shapes, configs, args, work)
+    print(f"matmul {measured['matmul_gflops']:.1f} GFLOP/s with {measured['threads']} thread(s)", flush=True)
+    processes_per_cell = {cell.name: args.repeats * len(sides_of[cell.name]) for cell in cells}
+    return {
+        "configs": configs,
+        "model_dirs": model_dirs,
+        "shapes": shapes,
+        "measured": measured,
+        "processes_per_cell": processes_per_cell,
+    }
+
+
 def main(argv: list[str]) -> int:
-    """Build the models, measure the floor, run the schedule, write results/<date>.json and print the tables."""
+    """Build the models, measure the floor, run the schedule, write results/<date>.json and print the tables.
+
+    The JSON is rewritten after every process (finished cells only), so an interrupted run keeps what it measured.
+    """
     args = parse_args(argv)
     cells, left_out = chosen_cells(args)
     sides_of, trl_left_out = sides_per_cell(cells, args)
     started = datetime.datetime.now(datetime.UTC)
     launcher = shlex.split(args.launcher)
-    with tempfile.TemporaryDirectory(prefix="vs_trl-") as tmp:
-        work = Path(tmp)
-        corpus = tokenizer_corpus()
-        sizes = sorted({cell.size for cell in cells})
-        base_dirs = {size: build_tiny(work / size, corpus, SCALED_SPECS[size], seed=SEED) for size in sizes}
-        configs = {size: json.loads((base_dirs[size] / "config.json").read_text()) for size in sizes}
-        model_dirs, shapes = {}, {}
-        for cell in cells:
-            cell_dir = cell_model_dir(
-                base_dirs[cell.size], cell.image_tokens, work / f"{cell.size}-{cell.image_tokens}"
-            )
-            model_dirs[cell.name] = str(cell_dir)
-            length = round(prompt_tokens(cell_dir, cell.image_tokens, args.steps * args.prompts))
-            shapes[cell.name] = StepShape(args.prompts, length, cell.image_tokens, cell.group_size, cell.new_tokens)
-        measured = measure_floor(cells, shapes, configs, args, work)
-        print(f"matmul {measured['matmul_gflops']:.1f} GFLOP/s with {measured['threads']} thread(s)", flush=True)
-        results: list[RunResult] = []
-        processes = []
-        common = {"prompts_per_step": args.prompts, "threads": args.threads}
-        for spec in schedule(cells, args.repeats, args.steps, model_dirs, work, sides_of, **common):
-            result_path = Path(spec.work_dir) / "result.json"
-            Path(spec.work_dir).mkdir(parents=True, exist_ok=True)
-            wall_s = run_child(
-                SCRIPTS[spec.side], [spec.to_json(), str(result_path)], launcher, spec.threads, args.timeout
-            )
-            result = RunResult.load(result_path)
-            results.append(result)
-            processes.append({"side": spec.side, "model_dir": spec.model_dir, "wall_s": wall_s, **asdict(spec)})
-            print(
-                f"{spec.side:9s} {Path(spec.work_dir).name}: {wall_s:6.1f} s, RSS {result.max_rss_mb:.0f} MiB",
-                flush=True,
-            )
-    summary = {}
-    for cell in cells:
-        entry = compare(
-            [r for r in results if r.spec.model_dir == model_dirs[cell.name] and _same(r.spec, cell)], args.warmup
-        )
-        summary[cell.name] = (
-            entry
-            | cell_floor(cell, shapes[cell.name], configs[cell.size], measured)
-            | {"prompt_tokens": shapes[cell.name].prompt_tokens}
-        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{started.strftime('%Y-%m-%d-%H%M')}.json"
     record = {
         "date": started.isoformat(timespec="seconds"),
         "command": "bash benchmarks/vs_trl/run.sh " + shlex.join(argv),
@@ -250,13 +250,34 @@ def main(argv: list[str]) -> int:
         "settings": vars(args) | {"out": str(args.out), "cells": [c.name for c in cells]},
         "left_out": left_out,
         "trl_left_out": trl_left_out,
-        "matmul_gflops": measured["matmul_gflops"],
-        "summary": summary,
-        "processes": processes,
-        "raw": [asdict(r) for r in results],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{started.strftime('%Y-%m-%d-%H%M')}.json"
+    with tempfile.TemporaryDirectory(prefix="vs_trl-") as tmp:
+        work = Path(tmp)
+        setup = prepare(cells, sides_of, args, work)
+        record["matmul_gflops"] = setup["measured"]["matmul_gflops"]
+        results: list[RunResult] = []
+        processes = []
+        common = {"prompts_per_step": args.prompts, "threads": args.threads}
+        for spec in schedule(cells, args.repeats, args.steps, setup["model_dirs"], work, sides_of, **common):
+            result_path = Path(spec.work_dir) / "result.json"
+            Path(spec.work_dir).mkdir(parents=True, exist_ok=True)
+            wall_s = run_child(
+                SCRIPTS[spec.side], [spec.to_json(), str(result_path)], launcher, spec.threads, args.timeout
+            )
+            result = RunResult.load(result_path)
+            results.append(result)
+            processes.append({"wall_s": wall_s, **asdict(spec)})
+            print(
+                f"{spec.side:9s} {Path(spec.work_dir).name}: {wall_s:6.1f} s, RSS {result.max_rss_mb:.0f} MiB",
+                flush=True,
+            )
+            record |= {
+                "summary": cell_summaries(cells, results, setup, args.warmup),
+                "processes": processes,
+                "raw": [asdict(r) for r in results],
+            }
+            path.write_text(json.dumps(record, indent=2))
+    record["finished"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     path.write_text(json.dumps(record, indent=2))
     print(grid_table(record))
     print(f"\nwritten {path}")
@@ -264,11 +285,8 @@ def main(argv: list[str]) -> int:
 
 
 def _same(spec: RunSpec, cell: Cell) -> bool:
-    return (spec.image_tokens, spec.max_new_tokens, spec.group_size) == (
-        cell.image_tokens,
-        cell.new_tokens,
-        cell.group_size,
-    )
+    """Whether a process measured `cell` (its model directory already fixes size and image tokens)."""
+    return (spec.max_new_tokens, spec.group_size) == (cell.new_tokens, cell.group_size)
 
 
 if __name__ == "__main__":

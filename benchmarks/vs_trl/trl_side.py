@@ -39,6 +39,7 @@ from bench_common import (
     prompt_text,
     side_main,
     train_examples,
+    wait_for_verifier,
 )
 
 
@@ -159,6 +160,7 @@ def run(spec: RunSpec) -> RunResult:
     model = AutoModelForImageTextToText.from_pretrained(spec.model_dir, dtype=torch.float32)
     timer = StepTimer()
     with Verifier(workers=1, timeout_s=2.0) as verifier:
+        wait_for_verifier(verifier)
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=[accuracy_reward(examples, verifier)],
