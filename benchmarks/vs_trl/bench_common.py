@@ -123,8 +123,16 @@ def wait_for_verifier(verifier: Verifier) -> None:
     verifier.verify("x^2-1", "(x-1)(x+1)")
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (`ru_maxrss` is in KiB on Linux)."""
+def peak_rss_mb(status: Path = Path("/proc/self/status")) -> float:
+    """Peak resident memory of this process so far, in MiB: `VmHWM`, this process's own high-water mark.
+
+    Not `ru_maxrss`: Linux carries the parent's high-water mark into a child across fork/exec, so every child of a
+    driver holding a model would report at least the driver's memory. Where /proc is missing, `ru_maxrss` (KiB).
+    """
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -10,7 +10,7 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_trl"
 sys.path.insert(0, str(BENCH_DIR))
 
-from bench_common import RunResult, RunSpec, StepRecord, image_side, median_after_warmup  # noqa: E402
+from bench_common import RunResult, RunSpec, StepRecord, image_side, median_after_warmup, peak_rss_mb  # noqa: E402
 from grid import Cell  # noqa: E402
 from rethinker_side import overrides  # noqa: E402
 from run import schedule  # noqa: E402
@@ -117,3 +117,10 @@ def test_image_side_gives_the_image_token_count(tokens: int, side: int) -> None:
 def test_image_tokens_must_be_a_square(tokens: int) -> None:
     with pytest.raises(ValueError, match="positive square"):
         image_side(tokens)
+
+
+def test_peak_rss_is_the_process_own_high_water_mark(tmp_path: Path) -> None:
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmPeak:\t 9000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n")
+    assert peak_rss_mb(status) == pytest.approx(200.0)
+    assert peak_rss_mb(tmp_path / "missing") > 0
