@@ -15,7 +15,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from bench_common import RunResult, RunSpec, StepRecord, train_examples  # noqa: E402
 from flops import StepShape, TextDims, VisionDims, dims_from_config, floor_seconds, step_flops  # noqa: E402
 from grid import Cell, left_out_reason, product, select, trl_left_out_reason  # noqa: E402
-from run import cell_model_dir  # noqa: E402
+from run import cell_model_dir, chosen_cells, parse_args, sides_per_cell  # noqa: E402
 from summary import compare, grid_table  # noqa: E402
 
 from rethinker.models.processor import VisionProcessor  # noqa: E402
@@ -168,3 +168,16 @@ def test_run_rejects_bad_options_in_one_line(args: list[str], message: str) -> N
     )
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_default_run_keeps_the_grid_and_runs_rethinker_alone_where_trl_is_left_out() -> None:
+    args = parse_args([])
+    cells, left_out = chosen_cells(args)
+    sides, trl_left_out = sides_per_cell(cells, args)
+    assert len(cells) == 22 and len(left_out) == 32
+    assert sides["base/1024/32/8"] == ("rethinker",) and "base/1024/32/8" in trl_left_out
+    assert sides["small/1024/32/8"] == ("rethinker", "trl")
+    explicit = parse_args(["--cells", "base/1024/32/8", "--all", "--threads", "1"])
+    cells, left_out = chosen_cells(explicit)
+    assert [c.name for c in cells] == ["base/1024/32/8"] and left_out == {}
+    assert sides_per_cell(cells, explicit) == ({"base/1024/32/8": ("rethinker", "trl")}, {})
