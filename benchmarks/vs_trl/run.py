@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from importlib.metadata import version
 from pathlib import Path
 
+from rethinker.models.processor import VisionProcessor
 from rethinker.models.prompts import build_messages
 from rethinker.models.tiny import SCALED_SPECS, build_tiny, tokenizer_corpus
 
@@ -86,8 +87,6 @@ def cell_model_dir(model_dir: Path, image_tokens: int, out_dir: Path) -> Path:
 
 def prompt_tokens(model_dir: Path, image_tokens: int, count: int) -> float:
     """Mean length in tokens (image tokens included) of the first `count` training prompts, default template."""
-    from rethinker.models.processor import VisionProcessor
-
     processor = VisionProcessor.from_pretrained(model_dir)
     examples = train_examples(image_tokens)[:count]
     lengths = [processor.encode(processor.render(build_messages(e)), e.images).length for e in examples]

@@ -91,46 +91,6 @@ def compare(results: Sequence[RunResult], warmup: int) -> dict[str, dict]:
     return {"sides": sides, "ratios": ratios, "rethinker_breakdown": breakdown}
 
 
-def markdown_table(summary: dict[int, dict[str, dict]]) -> str:
-    """One row per (response length, side), then the ratios and rethinker's breakdown per length."""
-    lines = [
-        "| new tokens | side | median s/step | median CPU s/step | tokens/step | generated tokens/s | peak RSS (MiB) |",
-        "|---:|---|---:|---:|---:|---:|---:|",
-    ]
-    for length, entry in sorted(summary.items()):
-        for side in SIDES:
-            row = entry["sides"][side]
-            lines.append(
-                f"| {length} | {side} | {row['step_s_median']:.3f} | {row['cpu_s_median']:.3f} | "
-                f"{row['tokens_per_step_median']:.0f} | "
-                f"{row['tokens_per_s_median']:.0f} | {row['max_rss_mb']:.0f} |"
-            )
-    lines += [
-        "",
-        "| new tokens | TRL/rethinker s/step | paired (median) | TRL/rethinker CPU s/step | paired CPU (median) "
-        "| rethinker/TRL tokens/s | TRL/rethinker RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for length, entry in sorted(summary.items()):
-        ratios = entry["ratios"]
-        lines.append(
-            f"| {length} | {ratios['step_time_trl_over_rethinker']:.2f}x | "
-            f"{ratios['paired_step_time_ratio_median']:.2f}x | {ratios['cpu_time_trl_over_rethinker']:.2f}x | "
-            f"{ratios['paired_cpu_time_ratio_median']:.2f}x | {ratios['tokens_per_s_rethinker_over_trl']:.2f}x | "
-            f"{ratios['rss_trl_over_rethinker']:.2f}x |"
-        )
-    lines += [
-        "",
-        "| new tokens | " + " | ".join(f"{part} s" for part in BREAKDOWN) + " | other s | step s |",
-        "|---:|" + "---:|" * (len(BREAKDOWN) + 2),
-    ]
-    for length, entry in sorted(summary.items()):
-        parts = entry["rethinker_breakdown"]
-        cells = [f"{parts[f'{part}_s']:.3f}" for part in (*BREAKDOWN, "other", "step")]
-        lines.append(f"| {length} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def grid_table(record: dict) -> str:
     """The scaling grid as Markdown: per cell both sides, the ratios, the floors; then rethinker's step breakdown."""
     lines = [

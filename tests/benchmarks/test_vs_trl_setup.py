@@ -14,7 +14,7 @@ from bench_common import RunResult, RunSpec, StepRecord, image_side, median_afte
 from grid import Cell  # noqa: E402
 from rethinker_side import overrides  # noqa: E402
 from run import schedule  # noqa: E402
-from summary import compare, markdown_table  # noqa: E402
+from summary import compare  # noqa: E402
 
 from rethinker.config import RLConfig, load_config  # noqa: E402
 
@@ -88,13 +88,6 @@ def test_compare_takes_medians_after_warmup_and_the_ratios() -> None:
     assert summary["rethinker_breakdown"]["generate_s"] == pytest.approx(1.0)
     assert summary["rethinker_breakdown"]["backward_s"] == pytest.approx(0.3)
     assert summary["rethinker_breakdown"]["other_s"] == pytest.approx(0.2)
-
-
-def test_table_has_a_row_per_length_and_side() -> None:
-    entry = compare([result("rethinker", [5.0, 1.0, 1.0]), result("trl", [5.0, 3.0, 3.0])], warmup=1)
-    table = markdown_table({32: entry, 128: entry})
-    assert table.count("| 32 | rethinker |") == 1 and table.count("| 128 | trl |") == 1
-    assert "| 32 | 3.00x | 3.00x | 3.00x | 3.00x |" in table
 
 
 def test_result_round_trips_through_json(tmp_path: Path) -> None:
