@@ -18,17 +18,16 @@ from bench_common import (
     CLIP_EPS,
     DATASET_SIZE,
     GRAD_CLIP,
-    GROUP_SIZE,
     LEARNING_RATE,
     MAX_PROMPT_TOKENS,
-    PROMPTS_PER_STEP,
     SEED,
-    THREADS,
     RunResult,
     RunSpec,
     StepRecord,
+    image_side,
     peak_rss_mb,
     side_main,
+    wait_for_verifier,
 )
 
 TIME_PARTS = (
@@ -44,16 +43,20 @@ TIME_PARTS = (
 
 def overrides(spec: RunSpec) -> list[str]:
     """`key=value` overrides on the tiny preset that give the benchmark's settings (no eval, no checkpoints)."""
-    batch = GROUP_SIZE * PROMPTS_PER_STEP
+    batch = spec.batch_size
+    pixels = image_side(spec.image_tokens) ** 2
     return [
         f"seed={SEED}",
         f"run_dir={Path(spec.work_dir) / 'rethinker-run'}",
         f"model.path={spec.model_dir}",
+        f"model.min_pixels={pixels}",
+        f"model.max_pixels={pixels}",
         f"data.synthetic.train_size={DATASET_SIZE}",
+        f"data.synthetic.image_size={image_side(spec.image_tokens)}",
         "data.shuffle=false",
         "prompt.template=default",
         f"prompt.max_prompt_tokens={MAX_PROMPT_TOKENS}",
-        f"rollout.group_size={GROUP_SIZE}",
+        f"rollout.group_size={spec.group_size}",
         "rollout.temperature=1.0",
         "rollout.top_p=1.0",
         "rollout.top_k=0",
@@ -73,7 +76,7 @@ def overrides(spec: RunSpec) -> list[str]:
         "optim.weight_decay=0.0",
         f"optim.grad_clip={GRAD_CLIP}",
         f"train.steps={spec.steps}",
-        f"train.queries_per_episode={PROMPTS_PER_STEP}",
+        f"train.queries_per_episode={spec.prompts_per_step}",
         "train.update_batch_size=0",
         f"train.micro_batch_size={batch}",
         "eval.every=0",
@@ -95,8 +98,9 @@ def build_trainer(spec: RunSpec) -> GRPOTrainer:
 
 def run(spec: RunSpec) -> RunResult:
     """Train `spec.steps` steps and record each step's time (logging included), its parts and the tokens generated."""
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(spec.threads)
     trainer = build_trainer(spec)
+    wait_for_verifier(trainer.verifier)
     records = []
     try:
         for _ in range(spec.steps):
@@ -108,6 +112,7 @@ def run(spec: RunSpec) -> RunResult:
             seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             tokens = round(metrics["response/len_mean"] * metrics["batch/size"])
             parts = {key: float(metrics[key]) for key in TIME_PARTS} | {"time/log_s": log_s}
+            parts |= {f"time/{key}": value for key, value in trainer.policy.engine.timings.items()}
             records.append(StepRecord(seconds, cpu_seconds, tokens, parts))
     finally:
         trainer.logger.close()

@@ -16,18 +16,22 @@ from datasets import Dataset
 from rethinker.data.schema import Example
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
-from transformers import AutoModelForImageTextToText, AutoProcessor, PrinterCallback, TrainerCallback
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoTokenizer,
+    PrinterCallback,
+    Qwen2_5_VLProcessor,
+    Qwen2VLImageProcessorPil,
+    TrainerCallback,
+)
 from trl import GRPOConfig, GRPOTrainer
 
 from bench_common import (
     ADAM_BETAS,
     CLIP_EPS,
     GRAD_CLIP,
-    GROUP_SIZE,
     LEARNING_RATE,
-    PROMPTS_PER_STEP,
     SEED,
-    THREADS,
     RunResult,
     RunSpec,
     StepRecord,
@@ -35,7 +39,22 @@ from bench_common import (
     prompt_text,
     side_main,
     train_examples,
+    wait_for_verifier,
 )
+
+
+class ImageOnlyProcessor(Qwen2_5_VLProcessor):
+    """Qwen2.5-VL's processor without its video processor, which needs torchvision (not installed: see setup.sh)."""
+
+    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None) -> None:
+        super().__init__(image_processor, tokenizer, None, chat_template=chat_template)
+
+    @classmethod
+    def load(cls, model_dir: str) -> ImageOnlyProcessor:
+        """The checkpoint's tokenizer, chat template and Pillow image processor (the same one rethinker uses)."""
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        image_processor = Qwen2VLImageProcessorPil.from_pretrained(model_dir)
+        return cls(image_processor=image_processor, tokenizer=tokenizer, chat_template=tokenizer.chat_template)
 
 
 class StepTimer(TrainerCallback):
@@ -95,7 +114,7 @@ def build_dataset(examples: Sequence[Example]) -> Dataset:
 
 def grpo_config(spec: RunSpec, processor: Any, image_token_id: int) -> GRPOConfig:
     """TRL settings equal to the rethinker side: one generation of 16 samples feeds exactly one optimizer step."""
-    batch = GROUP_SIZE * PROMPTS_PER_STEP
+    batch = spec.batch_size
     return GRPOConfig(
         output_dir=str(Path(spec.work_dir) / "trl-run"),
         seed=SEED,
@@ -105,7 +124,7 @@ def grpo_config(spec: RunSpec, processor: Any, image_token_id: int) -> GRPOConfi
         per_device_train_batch_size=batch,
         gradient_accumulation_steps=1,
         steps_per_generation=1,
-        num_generations=GROUP_SIZE,
+        num_generations=spec.group_size,
         num_iterations=1,
         max_steps=spec.steps,
         max_completion_length=spec.max_new_tokens,
@@ -135,12 +154,13 @@ def grpo_config(spec: RunSpec, processor: Any, image_token_id: int) -> GRPOConfi
 
 def run(spec: RunSpec) -> RunResult:
     """Train `spec.steps` steps with TRL and record each step's time and the tokens generated for it."""
-    torch.set_num_threads(THREADS)
-    examples = train_examples()
-    processor = AutoProcessor.from_pretrained(spec.model_dir)
+    torch.set_num_threads(spec.threads)
+    examples = train_examples(spec.image_tokens)
+    processor = ImageOnlyProcessor.load(spec.model_dir)
     model = AutoModelForImageTextToText.from_pretrained(spec.model_dir, dtype=torch.float32)
     timer = StepTimer()
     with Verifier(workers=1, timeout_s=2.0) as verifier:
+        wait_for_verifier(verifier)
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=[accuracy_reward(examples, verifier)],
@@ -151,9 +171,8 @@ def run(spec: RunSpec) -> RunResult:
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-    batch = GROUP_SIZE * PROMPTS_PER_STEP
     records = [
-        StepRecord(seconds, cpu_seconds, round(length * batch))
+        StepRecord(seconds, cpu_seconds, round(length * spec.batch_size))
         for (seconds, cpu_seconds), length in zip(timer.seconds, timer.mean_lengths, strict=True)
     ]
     return RunResult(spec, records, peak_rss_mb())

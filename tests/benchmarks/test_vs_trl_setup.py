@@ -10,10 +10,11 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_trl"
 sys.path.insert(0, str(BENCH_DIR))
 
-from bench_common import RunResult, RunSpec, StepRecord, median_after_warmup  # noqa: E402
+from bench_common import RunResult, RunSpec, StepRecord, image_side, median_after_warmup, peak_rss_mb  # noqa: E402
+from grid import Cell  # noqa: E402
 from rethinker_side import overrides  # noqa: E402
 from run import schedule  # noqa: E402
-from summary import compare, markdown_table  # noqa: E402
+from summary import compare  # noqa: E402
 
 from rethinker.config import RLConfig, load_config  # noqa: E402
 
@@ -29,7 +30,8 @@ def result(side: str, seconds: list[float], tokens: int = 512, rss: float = 900.
 
 
 def test_schedule_alternates_which_side_goes_first(tmp_path: Path) -> None:
-    specs = schedule([32, 128], repeats=2, steps=5, model_dir="m", work_dir=tmp_path)
+    cells = [Cell("tiny", 16, 32, 8), Cell("tiny", 16, 128, 8)]
+    specs = schedule(cells, repeats=2, steps=5, model_dirs={c.name: "m" for c in cells}, work_dir=tmp_path)
     order = [(s.max_new_tokens, s.side) for s in specs]
     assert order == [
         (32, "rethinker"),
@@ -44,11 +46,26 @@ def test_schedule_alternates_which_side_goes_first(tmp_path: Path) -> None:
     assert len({s.work_dir for s in specs}) == len(specs)
 
 
+def test_schedule_runs_only_the_sides_a_cell_keeps(tmp_path: Path) -> None:
+    cells = [Cell("base", 1024, 32, 8), Cell("small", 16, 32, 16)]
+    sides = {cells[0].name: ("rethinker",)}
+    specs = schedule(cells, 1, 3, {c.name: c.name for c in cells}, tmp_path, sides, prompts_per_step=1, threads=1)
+    assert [(s.model_dir, s.side) for s in specs] == [
+        ("base/1024/32/8", "rethinker"),
+        ("small/16/32/16", "trl"),
+        ("small/16/32/16", "rethinker"),
+    ]
+    assert specs[1].group_size == 16 and specs[1].batch_size == 16 and specs[1].threads == 1
+    assert specs[0].image_tokens == 1024
+
+
 def test_rethinker_overrides_resolve_to_the_benchmark_settings(tmp_path: Path) -> None:
-    spec = RunSpec("rethinker", 128, 6, str(tmp_path / "model"), str(tmp_path))
+    spec = RunSpec("rethinker", 128, 6, str(tmp_path / "model"), str(tmp_path), group_size=16, image_tokens=1024)
     config = load_config(RLConfig, "tiny", overrides(spec))
-    assert config.rollout.group_size * config.train.queries_per_episode == 16
-    assert config.train.micro_batch_size == 16 and config.train.update_batch_size == 0
+    assert config.rollout.group_size == 16 and config.train.queries_per_episode == 2
+    assert config.train.micro_batch_size == 32 and config.train.update_batch_size == 0
+    assert config.model.min_pixels == config.model.max_pixels == 896 * 896
+    assert config.data.synthetic.image_size == 896 and config.prompt.max_prompt_tokens >= 1024 + 128
     assert config.rollout.max_new_tokens == 128 and config.rollout.top_k == 0 and config.rollout.top_p == 1.0
     assert config.algo.kl_coef == 0.0 and config.algo.update_epochs == 1
     assert config.optim.lr == pytest.approx(1e-4) and config.eval.every == 0 and config.checkpoint.every == 0
@@ -73,13 +90,6 @@ def test_compare_takes_medians_after_warmup_and_the_ratios() -> None:
     assert summary["rethinker_breakdown"]["other_s"] == pytest.approx(0.2)
 
 
-def test_table_has_a_row_per_length_and_side() -> None:
-    entry = compare([result("rethinker", [5.0, 1.0, 1.0]), result("trl", [5.0, 3.0, 3.0])], warmup=1)
-    table = markdown_table({32: entry, 128: entry})
-    assert table.count("| 32 | rethinker |") == 1 and table.count("| 128 | trl |") == 1
-    assert "| 32 | 3.00x | 3.00x | 3.00x | 3.00x |" in table
-
-
 def test_result_round_trips_through_json(tmp_path: Path) -> None:
     original = result("rethinker", [1.5, 2.5])
     original.save(tmp_path / "r.json")
@@ -89,3 +99,21 @@ def test_result_round_trips_through_json(tmp_path: Path) -> None:
 def test_warmup_must_leave_steps() -> None:
     with pytest.raises(ValueError, match="warm-up"):
         median_after_warmup([1.0, 2.0], warmup=2)
+
+
+@pytest.mark.parametrize(("tokens", "side"), [(16, 112), (256, 448), (1024, 896)])
+def test_image_side_gives_the_image_token_count(tokens: int, side: int) -> None:
+    assert image_side(tokens) == side
+
+
+@pytest.mark.parametrize("tokens", [0, 15, 200])
+def test_image_tokens_must_be_a_square(tokens: int) -> None:
+    with pytest.raises(ValueError, match="positive square"):
+        image_side(tokens)
+
+
+def test_peak_rss_is_the_process_own_high_water_mark(tmp_path: Path) -> None:
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmPeak:\t 9000000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n")
+    assert peak_rss_mb(status) == pytest.approx(200.0)
+    assert peak_rss_mb(tmp_path / "missing") > 0

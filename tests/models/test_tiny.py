@@ -13,6 +13,7 @@ from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2_5_VLF
 from rethinker.models.processor import VisionProcessor
 from rethinker.models.tiny import (
     FAMILIES,
+    SCALED_SPECS,
     SPECIAL_TOKENS,
     TinySpec,
     family_of,
@@ -90,3 +91,14 @@ def test_mrope_sections_reproduce_the_released_checkpoints() -> None:
 def test_unknown_family_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="qwen3_vl"):
         family_of("llava")
+
+
+@pytest.mark.parametrize(("size", "low", "high"), [("tiny", 0.3e6, 1e6), ("small", 20e6, 30e6), ("base", 85e6, 115e6)])
+def test_scaled_sizes_are_real_qwen2_5_vl_configs_of_their_parameter_count(size: str, low: float, high: float) -> None:
+    tokenizer = train_tokenizer(["I count 3 dots. \\boxed{3}"] * 20, vocab_size=300)
+    config = model_config(SCALED_SPECS[size], tokenizer)
+    with torch.device("meta"):
+        model = Qwen2_5_VLForConditionalGeneration(config)
+    assert low < sum(p.numel() for p in model.parameters()) < high
+    text = config.text_config
+    assert text.hidden_size % text.num_attention_heads == 0 and text.num_attention_heads % text.num_key_value_heads == 0

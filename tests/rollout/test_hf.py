@@ -44,6 +44,15 @@ def test_groups_and_logprobs_match_a_forward_pass(setup) -> None:
             assert torch.allclose(expected, generation.logprobs, atol=1e-4)
 
 
+def test_generate_records_its_prefill_and_decode_time(setup) -> None:
+    _, _, engine, prompts = setup
+    engine.generate(prompts, SamplingParams(max_new_tokens=6, n=2))
+    first = dict(engine.timings)
+    assert first["prefill_s"] > 0 and first["decode_s"] > 0
+    engine.generate(prompts[:1], SamplingParams(max_new_tokens=1, n=2))
+    assert engine.timings["decode_s"] < first["decode_s"], "each call reports its own time, not a running total"
+
+
 def _forward_logprobs(model, prompt, ids, targets, token_types) -> torch.Tensor:
     with torch.no_grad():
         logits = model(

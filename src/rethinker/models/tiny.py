@@ -63,6 +63,40 @@ class TinySpec:
     max_positions: int = 2048
 
 
+SCALED_SPECS: dict[str, TinySpec] = {
+    "tiny": TinySpec(),
+    "small": TinySpec(
+        text_hidden=512,
+        text_layers=6,
+        text_heads=8,
+        text_kv_heads=2,
+        text_intermediate=1408,
+        vision_hidden=256,
+        vision_layers=4,
+        vision_heads=4,
+        vision_intermediate=1024,
+        max_positions=4096,
+    ),
+    "base": TinySpec(
+        text_hidden=768,
+        text_layers=12,
+        text_heads=12,
+        text_kv_heads=2,
+        text_intermediate=2048,
+        vision_hidden=384,
+        vision_layers=8,
+        vision_heads=6,
+        vision_intermediate=1536,
+        max_positions=4096,
+    ),
+}
+"""Qwen2.5-VL sizes for speed measurements, built offline like the tiny one: about 0.6M, 25M and 100M parameters.
+
+Same layout as the real models (grouped-query attention, gated MLPs, windowed vision attention with a full-attention
+last block), scaled down; the vocabulary stays the locally trained tokenizer's.
+"""
+
+
 def mrope_section(half_head_dim: int, interleaved: bool) -> list[int]:
     """How many rotary frequencies go to time, height and width (they sum to half the head dimension).
 

@@ -9,6 +9,7 @@ model's forward exactly (see `rollout/decode.py`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,8 @@ class HFRolloutEngine:
         self.pad_id = pad_id
         self.blocked_ids = [i for i in blocked_ids if i != eos_id]
         self.batch_size = batch_size
+        self.timings = {"prefill_s": 0.0, "decode_s": 0.0}
+        """Seconds the last `generate` call spent prefilling prompts and decoding (sampling included)."""
 
     @classmethod
     def for_processor(cls, model: PreTrainedModel, processor: VisionProcessor, batch_size: int = 64) -> HFRolloutEngine:
@@ -78,6 +81,7 @@ class HFRolloutEngine:
         """Sample `params.n` responses per prompt, at most `batch_size` sequences (whole groups) at a time."""
         per_batch = groups_per_batch(self.batch_size, params.n)
         groups: list[list[Generation]] = []
+        self.timings = {"prefill_s": 0.0, "decode_s": 0.0}
         was_training = self.model.training
         self.model.eval()
         try:
@@ -110,8 +114,11 @@ class HFRolloutEngine:
 
     @torch.no_grad()
     def _generate_groups(self, prompts: Sequence[PromptInputs], params: SamplingParams) -> list[list[Generation]]:
+        started = time.perf_counter()
         decoder = decoder_for(self.model)
         logits, prefill, prompt_mask, next_positions = self._prefill(prompts)
+        prefilled = time.perf_counter()
+        self.timings["prefill_s"] += prefilled - started
         n, steps = params.n, params.max_new_tokens
         cache = RolloutCache.from_prefill(prefill, n, steps)
         del prefill
@@ -138,6 +145,7 @@ class HFRolloutEngine:
             window = None if visible is None else visible[:, : cache.length + 1]
             logits = decoder.step(tokens[:, step], positions + step, window, cache)
         flat = [self._trim(t, lp) for t, lp in zip(tokens[:, :taken].cpu(), logprobs[:, :taken].cpu(), strict=True)]
+        self.timings["decode_s"] += time.perf_counter() - prefilled
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _trim(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> Generation:
