@@ -47,6 +47,7 @@ def overrides(spec: RunSpec) -> list[str]:
     pixels = image_side(spec.image_tokens) ** 2
     return [
         f"seed={SEED}",
+        f"threads={spec.threads}",
         f"run_dir={Path(spec.work_dir) / 'rethinker-run'}",
         f"model.path={spec.model_dir}",
         f"model.min_pixels={pixels}",

@@ -70,6 +70,7 @@ def test_rethinker_overrides_resolve_to_the_benchmark_settings(tmp_path: Path) -
     assert config.algo.kl_coef == 0.0 and config.algo.update_epochs == 1
     assert config.optim.lr == pytest.approx(1e-4) and config.eval.every == 0 and config.checkpoint.every == 0
     assert not config.data.shuffle
+    assert config.threads == spec.threads, "a fixed thread count, the same on both sides, whatever the load"
 
 
 def test_compare_takes_medians_after_warmup_and_the_ratios() -> None:
