@@ -1,5 +1,6 @@
 """One piece of the paper-effects benchmark per call, each writing one JSON file (the driver skips pieces whose JSON
-exists): the supervised curve from the imperfect teacher, RL from its plateau, a replay-mode run, a rethinking run."""
+exists): the supervised curve from the imperfect teacher, RL from its plateau, a replay-mode run, a rethinking run, and
+the rethinking probes of the packaged start."""
 
 from __future__ import annotations
 
@@ -83,17 +84,30 @@ def rl_piece(args: argparse.Namespace) -> None:
         "model": str(final_checkpoint(run_dir)),
     }
     if args.probe:
-        rethinking = load_script("benchmarks/rethinking/run.py")
-        payload["probe"] = rethinking.probe(Path(payload["model"]), args.seed, args.probe, args.probe_tokens)
-        payload["sampled"] = rethinking.sampled_rethinking(
-            Path(payload["model"]), args.seed, args.probe, args.probe_tokens, SAMPLES_PER_ITEM
-        )
+        payload |= rethinking_probes(Path(payload["model"]), args)
     write_json(args.out, payload)
+
+
+def rethinking_probes(model: Path, args: argparse.Namespace) -> dict:
+    """The held-out rethinking probes of a checkpoint: greedy (with test-time forcing) and sampled."""
+    rethinking = load_script("benchmarks/rethinking/run.py")
+    return {
+        "probe": rethinking.probe(model, args.seed, args.probe, args.probe_tokens),
+        "sampled": rethinking.sampled_rethinking(model, args.seed, args.probe, args.probe_tokens, SAMPLES_PER_ITEM),
+    }
+
+
+def probe_piece(args: argparse.Namespace) -> None:
+    """The rethinking probes of the packaged supervised start (`model.path=tiny`), the model stage 1 starts from."""
+    from rethinker.models.paths import resolve_model_path
+
+    model = resolve_model_path("tiny")
+    write_json(args.out, {"seed": args.seed, "model": "tiny", **rethinking_probes(model, args)})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=("sft", "rl"))
+    parser.add_argument("kind", choices=("sft", "rl", "probe"))
     parser.add_argument("--out", type=Path, required=True, help="the piece's JSON file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=0, help="sft: steps (0: the preset's)")
@@ -101,11 +115,11 @@ def main() -> None:
     parser.add_argument("--eval-size", type=int, default=200, help="sft: held-out items")
     parser.add_argument("--preset", default="tiny", help="rl: the preset")
     parser.add_argument("--start", type=Path, help="rl: a piece JSON whose 'model' is the start")
-    parser.add_argument("--probe", type=int, default=0, help="rl: probe rethinking on this many held-out items")
+    parser.add_argument("--probe", type=int, default=0, help="rl, probe: probe rethinking on this many held-out items")
     parser.add_argument("--probe-tokens", type=int, default=48)
     parser.add_argument("overrides", nargs="*", help="rl: key=value overrides")
     args = parser.parse_intermixed_args()
-    {"sft": sft_piece, "rl": rl_piece}[args.kind](args)
+    {"sft": sft_piece, "rl": rl_piece, "probe": probe_piece}[args.kind](args)
 
 
 if __name__ == "__main__":

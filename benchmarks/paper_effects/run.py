@@ -3,7 +3,8 @@ is skipped when that JSON exists; independent pieces run in parallel single-thre
 
 1. RL beyond supervised training: the imperfect teacher's SFT curve to its plateau, then GRPO from it (3 seeds).
 2. Vanishing advantages and SSR: none / filter / dapo / ssr from the packaged start (5 seeds).
-3. Forced rethinking: stage 1 (SSR), then stage 2 with and without forced rethinking, probed on held-out items (3).
+3. Forced rethinking: stage 1 (SSR), then stage 2 with and without forced rethinking, probed on held-out items (3);
+   the supervised start is probed the same way.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def plan_pieces(out: Path, plan: Plan, findings: set[int]) -> list[Piece]:
                 pieces.append(Piece(out / "f2" / f"{mode}-seed{seed}.json", args))
     if 3 in findings:
         for seed in plan.rethink_seeds:
+            probe = ["probe", "--seed", str(seed), "--probe", str(plan.probe)]
+            pieces.append(Piece(out / "f3" / f"start-seed{seed}.json", probe))
             stage1 = out / "f3" / f"stage1-seed{seed}.json"
             pieces.append(
                 Piece(stage1, ["rl", "--preset", "vl-rethinker-stage1-tiny", "--seed", str(seed), *plan.stage1])

@@ -150,12 +150,19 @@ def finding2(out: Path) -> tuple[dict, list[str]]:
     return result, lines
 
 
+def share_of(part: float, whole: float) -> float:
+    """part / whole, 0 when the whole is empty."""
+    return part / whole if whole > 0 else 0.0
+
+
 def finding3(out: Path) -> tuple[dict, list[str]]:
-    """Stage 2 with and without forced rethinking: spontaneous rethinking, its flips, accuracy, test-time gain."""
-    runs = {name: load(out / "f3", f"{name}-seed*.json") for name in VARIANTS}
+    """Stage 2 with and without forced rethinking (and the supervised start they come from): spontaneous rethinking,
+    its flips, accuracy, test-time gain, and which share of wrong (right) answers a forced rethink fixes (breaks)."""
+    runs = {name: load(out / "f3", f"{name}-seed*.json") for name in ("start", *VARIANTS)}
     seeds = sorted(set(runs["forced"]) & set(runs["plain"]))
     if not seeds:
         return {}, ["(no complete seed yet)"]
+    names = [name for name in runs if all(seed in runs[name] for seed in seeds)]
     keys = {
         "spontaneous_rethink_frac": "spontaneous rethinking",
         "spontaneous_wrong_to_right": "own rethinks wrong->right",
@@ -168,18 +175,26 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
     lines = [
         "Greedy answers on the held-out items:",
         "",
-        "| stage 2 | " + " | ".join(keys.values()) + " | accepted rethinks / step |",
-        "|---" * (len(keys) + 2) + "|",
+        "| model | " + " | ".join(keys.values()) + " | forcing fixes, of wrong | forcing breaks, of right |"
+        " accepted rethinks / step |",
+        "|---" * (len(keys) + 4) + "|",
     ]
     result: dict = {"seeds": seeds, "variants": {}}
-    for name in VARIANTS:
+    for name in names:
         probes = [runs[name][s]["probe"] for s in seeds]
-        accepted = [
-            statistics.fmean(values(runs[name][s]["rethink"].get("rethink/accepted", [[0, 0.0]]))) for s in seeds
-        ]
-        result["variants"][name] = {key: [p[key] for p in probes] for key in keys} | {"accepted": accepted}
-        cells = [format_ci([p[key] for p in probes]) for key in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {format_ci(accepted, 2)} |")
+        fixes = [share_of(p["wrong_to_right"], 1 - p["acc_before"]) for p in probes]
+        breaks = [share_of(p["right_to_wrong"], p["acc_before"]) for p in probes]
+        result["variants"][name] = {key: [p[key] for p in probes] for key in keys} | {"fixes": fixes, "breaks": breaks}
+        cells = [format_ci([p[key] for p in probes]) for key in keys] + [format_ci(fixes), format_ci(breaks)]
+        accepted = "—"
+        if name != "start":
+            per_seed = [
+                statistics.fmean(values(runs[name][s]["rethink"].get("rethink/accepted", [[0, 0.0]]))) for s in seeds
+            ]
+            result["variants"][name]["accepted"] = per_seed
+            accepted = format_ci(per_seed, 2)
+        label = "supervised start" if name == "start" else f"stage 2 {name}"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {accepted} |")
     sampled_keys = {
         "spontaneous_rethink_frac": "spontaneous rethinking",
         "spontaneous_wrong_to_right": "own rethinks wrong->right",
@@ -190,16 +205,17 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         "",
         "Sampled at temperature 1 (4 responses per held-out item), shares of all responses:",
         "",
-        "| stage 2 | " + " | ".join(sampled_keys.values()) + " |",
+        "| model | " + " | ".join(sampled_keys.values()) + " |",
         "|---" * (len(sampled_keys) + 1) + "|",
     ]
-    for name in VARIANTS:
+    for name in names:
         sampled = [runs[name][s]["sampled"] for s in seeds if "sampled" in runs[name][s]]
         if len(sampled) < len(seeds):
             continue
         result["variants"][name]["sampled"] = {key: [row[key] for row in sampled] for key in sampled_keys}
         cells = [format_ci([row[key] for row in sampled]) for key in sampled_keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        label = "supervised start" if name == "start" else f"stage 2 {name}"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if all("sampled" in result["variants"][name] for name in VARIANTS):
         rates = {name: result["variants"][name]["sampled"]["spontaneous_rethink_frac"] for name in VARIANTS}
         lines.append(
@@ -258,20 +274,25 @@ def figures(out: Path) -> list[str]:
         fig.tight_layout()
         fig.savefig(out / "finding2_effective_groups_and_accuracy.png", dpi=120)
         written.append("finding2_effective_groups_and_accuracy.png")
-    rethink = {name: load(out / "f3", f"{name}-seed*.json") for name in VARIANTS}
+    rethink = {name: load(out / "f3", f"{name}-seed*.json") for name in ("start", *VARIANTS)}
+    if not rethink["start"]:
+        del rethink["start"]
     if all(rethink.values()) and all("sampled" in run for runs in rethink.values() for run in runs.values()):
         keys = ("spontaneous_rethink_frac", "spontaneous_wrong_to_right", "spontaneous_right_to_wrong", "acc")
+        width = 0.8 / len(rethink)
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for offset, (name, runs) in enumerate(rethink.items()):
             stats = [mean_ci95([run["sampled"][key] for run in runs.values()]) for key in keys]
-            xs = [i + 0.35 * offset for i in range(len(keys))]
-            ax.bar(xs, [m for m, _ in stats], 0.35, yerr=[0 if h != h else h for _, h in stats], capsize=3, label=name)
+            xs = [i + width * offset for i in range(len(keys))]
+            label = "supervised start" if name == "start" else f"stage 2 {name}"
+            errors = [0 if h != h else h for _, h in stats]
+            ax.bar(xs, [m for m, _ in stats], width, yerr=errors, capsize=3, label=label)
         ax.set_xticks(
-            [i + 0.17 for i in range(len(keys))],
+            [i + width * (len(rethink) - 1) / 2 for i in range(len(keys))],
             ["spontaneous\nrethinking", "own rethink\nwrong->right", "own rethink\nright->wrong", "accuracy"],
             fontsize=7,
         )
-        ax.set(title="Stage 2 with / without forced rethinking (sampled, 95% CI)")
+        ax.set(title="Supervised start; stage 2 with / without forced rethinking (sampled, 95% CI)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / "finding3_rethinking.png", dpi=120)

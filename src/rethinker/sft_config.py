@@ -24,6 +24,9 @@ class SFTSyntheticConfig(Strict):
     miscount_prob: float = Field(
         0.0, ge=0.0, le=1.0, description="How often the teacher reports such a crowded colour one dot short."
     )
+    recheck_fix_prob: float = Field(
+        0.0, ge=0.0, le=1.0, description="How often the teacher's re-check after a miscount finds the true count."
+    )
     image_size: int = Field(84, description="Side of the generated square images, in pixels.")
 
 
@@ -38,7 +41,11 @@ class SFTDataConfig(Strict):
     format: SFTFormat = Field(
         "auto", description="The file's conversation layout; auto recognises it from the first rows."
     )
-    template: str = Field("default", description="Prompt template of the synthetic conversations (as in RL).")
+    template: str | list[str] = Field(
+        "default",
+        min_length=1,
+        description="Prompt template of the synthetic conversations (as in RL); a list: each draws one of them.",
+    )
     synthetic: SFTSyntheticConfig = Field(
         default_factory=SFTSyntheticConfig, description="Settings of the generated conversations (source=synthetic)."
     )

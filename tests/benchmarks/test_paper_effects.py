@@ -28,7 +28,8 @@ def test_plan_has_every_piece_and_its_dependencies(tmp_path: Path) -> None:
     run = load("run")
     pieces = run.plan_pieces(tmp_path, run.Plan(), {1, 2, 3})
     names = {piece.out.relative_to(tmp_path).as_posix(): piece for piece in pieces}
-    assert len(names) == 3 * 2 + 5 * 4 + 3 * 3
+    assert len(names) == 3 * 2 + 5 * 4 + 3 * 4
+    assert names["f3/start-seed2.json"].args[:3] == ["probe", "--seed", "2"] and not names["f3/start-seed2.json"].needs
     assert names["f1/rl-seed2.json"].needs == [tmp_path / "f1" / "sft-seed2.json"]
     assert names["f3/forced-seed1.json"].needs == [tmp_path / "f3" / "stage1-seed1.json"]
     assert "rethink.enabled=true" in names["f3/forced-seed1.json"].args
@@ -101,6 +102,8 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
             sampled["spontaneous_right_to_wrong"] = 0.01
             payload = {"seed": seed, "probe": probe, "rethink": {}, "sampled": sampled}
             write(tmp_path / "f3" / f"{name}-seed{seed}.json", payload)
+        start = probe | {"acc_before": 0.7, "wrong_to_right": 0.15, "right_to_wrong": 0.07}
+        write(tmp_path / "f3" / f"start-seed{seed}.json", {"seed": seed, "probe": start, "sampled": sampled})
     subprocess.run([sys.executable, str(FOLDER / "summary.py"), str(tmp_path)], check=True, capture_output=True)
     summary = json.loads((tmp_path / "summary.json").read_text())
     first = summary["finding1"]
@@ -115,9 +118,14 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     forced = summary["finding3"]["variants"]["forced"]
     assert forced["spontaneous_rethink_frac"] == [0.2, 0.2]
     assert forced["sampled"]["spontaneous_rethink_frac"] == pytest.approx([0.3, 0.4])
+    assert forced["fixes"] == pytest.approx([0.2, 0.2]) and forced["breaks"] == pytest.approx([0.025, 0.025])
+    start = summary["finding3"]["variants"]["start"]
+    assert start["fixes"] == pytest.approx([0.5, 0.5]) and start["breaks"] == pytest.approx([0.1, 0.1])
+    assert "accepted" not in start
     text = (tmp_path / "summary.md").read_text()
     assert "RL gain over the plateau: 0.115 ± " in text and "every seed positive: yes" in text
     assert "Spontaneous rethinking, forced minus plain (paired by seed): 0.250 ± 0.635." in text
+    assert "| supervised start | 0.200 ± 0.000 |" in text and "| stage 2 forced |" in text
 
 
 @pytest.mark.slow
@@ -134,6 +142,7 @@ def test_run_sh_smoke_runs_every_piece_then_skips_them(tmp_path: Path) -> None:
         "f3/forced-seed0.json",
         "f3/plain-seed0.json",
         "f3/stage1-seed0.json",
+        "f3/start-seed0.json",
     ]
     forced = json.loads((out / "f3" / "forced-seed0.json").read_text())
     assert set(forced["sampled"]) == {
@@ -146,6 +155,8 @@ def test_run_sh_smoke_runs_every_piece_then_skips_them(tmp_path: Path) -> None:
         forced["probe"]
     )
     assert "rethink/attempted" in forced["rethink"], "the forced run logs its rethinking"
+    start = json.loads((out / "f3" / "start-seed0.json").read_text())
+    assert set(start["sampled"]) == set(forced["sampled"]) and set(start["probe"]) == set(forced["probe"])
     assert (out / "summary.md").read_text().count("## Finding") == 3
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0

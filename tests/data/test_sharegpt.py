@@ -194,6 +194,16 @@ def test_synthetic_records_use_the_rl_prompt_and_the_worked_solution() -> None:
     assert all("self-questioning" in r.messages[0]["content"] for r in plain)
 
 
+def test_synthetic_records_draw_each_prompt_from_several_templates() -> None:
+    records = synthetic_sft_records(200, seed=4, template=["default", "rethink"])
+    rethink = sum("self-questioning" in r.messages[0]["content"] for r in records)
+    assert 70 < rethink < 130
+    assert synthetic_sft_records(200, seed=4, template=["default", "rethink"]) == records
+    assert synthetic_sft_records(5, seed=4, template=["rethink"]) == synthetic_sft_records(
+        5, seed=4, template="rethink"
+    )
+
+
 def test_synthetic_eval_split_never_shares_items_with_train() -> None:
     train = synthetic_sft_records(40, seed=0)
     held = synthetic_sft_records(40, seed=0, split="eval")

@@ -43,3 +43,25 @@ def test_imperfect_teacher_is_wrong_exactly_on_crowded_items() -> None:
         assert answer == (str(total - 1) if total >= 5 else example.answer)
     taught = as_taught(examples[0], Teacher(miscount_from=1, miscount_prob=1.0), rng)
     assert taught.metadata["counts"] != examples[0].metadata["counts"] and taught.answer != examples[0].answer
+
+
+def last_boxed(text: str) -> str:
+    return re.findall(r"\\boxed\{([^}]*)\}", text)[-1]
+
+
+def test_recheck_after_a_miscount_finds_the_true_count_at_the_teachers_rate() -> None:
+    teacher, rng = Teacher(miscount_from=5, miscount_prob=1.0, recheck_fix_prob=0.5), random.Random(0)
+    crowded = [e for e in make_synthetic(400, seed=4, families=("count",)) if int(e.answer) >= 5]
+    solutions = [(worked_solution(e, rng, recheck_prob=1.0, teacher=teacher), e.answer) for e in crowded]
+    fixed = [text for text, gold in solutions if last_boxed(text) == gold]
+    assert all(boxed(text) != gold for text, gold in solutions)
+    assert 0.4 < len(fixed) / len(solutions) < 0.6
+    assert all("again" not in text.split("\n\n")[1] for text in fixed)
+
+
+def test_recheck_never_changes_a_right_count() -> None:
+    teacher, rng = Teacher(miscount_from=5, miscount_prob=0.75, recheck_fix_prob=1.0), random.Random(1)
+    for example in make_synthetic(300, seed=5, families=("count", "sum_count")):
+        text = worked_solution(example, rng, recheck_prob=1.0, teacher=teacher)
+        if boxed(text) == example.answer:
+            assert last_boxed(text) == example.answer and "again" in text

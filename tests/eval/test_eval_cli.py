@@ -134,6 +134,9 @@ def test_sft_runs_give_their_template_and_malformed_configs_name_the_key(tmp_pat
         raise AssertionError("a bad max_pixels was accepted")
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"run_dir": "runs/sft", "data": {"template": "r1"}}))
     assert read_trained_prompting(config).template == "r1"
+    mixed = {"run_dir": "runs/sft", "data": {"template": ["rethink", "default"]}}
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(mixed))
+    assert read_trained_prompting(config).template == "rethink", "several templates: the first"
     assert find_run_config("tiny") is None
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"some_other_tool": True}))
     assert find_run_config(str(checkpoint)) is None

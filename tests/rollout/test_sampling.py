@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from rethinker.rollout.base import SamplingParams
-from rethinker.rollout.sampling import filter_top_k_top_p, sample_next
+from rethinker.rollout.sampling import exponential_like, filter_top_k_top_p, sample_next
 
 
 def test_draws_follow_the_softmax_within_tolerance() -> None:
@@ -59,3 +59,18 @@ def test_top_p_keeps_the_smallest_nucleus() -> None:
     assert torch.isfinite(filter_top_k_top_p(scores, 0, 0.81)).tolist() == [[True, True, True, False]]
     shuffled = scores[:, [2, 0, 3, 1]]
     assert torch.isfinite(filter_top_k_top_p(shuffled, 0, 0.7)).tolist() == [[False, True, False, True]]
+
+
+def test_exponential_noise_has_unit_mean_and_the_exponential_tail() -> None:
+    torch.manual_seed(3)
+    noise = exponential_like(torch.empty(200_000))
+    assert bool((noise > 0).all())
+    assert abs(float(noise.mean()) - 1.0) < 0.01
+    assert abs(float((noise > 2.0).float().mean()) - float(torch.exp(torch.tensor(-2.0)))) < 0.005
+
+
+def test_zero_noise_never_lets_a_zero_probability_token_win(monkeypatch) -> None:
+    monkeypatch.setattr(torch, "rand_like", torch.zeros_like)
+    logits = torch.tensor([[0.0, 1.0, 2.0]])
+    tokens, _ = sample_next(logits, SamplingParams(max_new_tokens=1, top_k=1), torch.tensor([False, False, False]))
+    assert tokens.tolist() == [2]

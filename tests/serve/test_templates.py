@@ -36,6 +36,9 @@ def test_run_template_is_found_two_levels_above_a_checkpoint(tmp_path: Path, tin
     assert (found.template, found.system, found.source) == ("rethink", None, str(tmp_path / "rl" / "config.yaml"))
     sft = make_run(tmp_path / "sft", tiny_dir, {"data": {"source": "synthetic", "template": "r1"}})
     assert find_run_template(sft).template == "r1"
+    several = {"data": {"source": "synthetic", "template": ["rethink", "default"]}}
+    mixed = make_run(tmp_path / "mixed", tiny_dir, several)
+    assert find_run_template(mixed).template == "rethink"
     sft_file = make_run(tmp_path / "sft-file", tiny_dir, {"data": {"source": "file", "template": "default"}})
     assert find_run_template(sft_file).template == "plain"
     assert choose_template("auto", None, tiny_dir).template == "plain"

@@ -14,6 +14,7 @@ from transformers import AutoModelForImageTextToText
 
 from rethinker.config import ConfigError, load_config
 from rethinker.data.sharegpt import SFTRecord
+from rethinker.errors import UserError
 from rethinker.models.loading import load_processor
 from rethinker.models.processor import IMAGE_PAD
 from rethinker.sft_config import SFTConfig, SFTEvalConfig
@@ -223,6 +224,12 @@ def test_presets_validate_and_steps_follow_epochs(tmp_path: Path) -> None:
     assert cold.model.dtype == "bfloat16" and cold.data.source == "file"
     tiny = load_config(SFTConfig, "sft-tiny", [])
     assert tiny.model.path == "tiny-random" and tiny.data.source == "synthetic"
+    assert tiny.data.template == ["default", "rethink"]
+    synthetic = tiny.data.synthetic
+    assert (synthetic.miscount_from, synthetic.miscount_prob, synthetic.recheck_fix_prob) == (5, 0.75, 0.5)
+    assert (synthetic.recheck_prob, tiny.train.steps) == (0.25, 1000)
+    with pytest.raises(UserError, match="'nope'"):
+        build_sft_records(load_config(SFTConfig, "sft-tiny", ["data.template=[default,nope]"]).data, tiny.eval, 0)
     assert total_steps(2, None, 100, 32) == 7
     assert total_steps(2, 5, 100, 32) == 5
     with pytest.raises(ConfigError, match="data.path"):

@@ -277,15 +277,20 @@ def worked_solution(
     example: Example, rng: random.Random, recheck_prob: float = 0.0, teacher: Teacher = EXACT_TEACHER
 ) -> str:
     """A short solution ending in `\\boxed{answer}`, as `teacher` counts (exact by default); with probability
-    `recheck_prob` a recount follows it."""
+    `recheck_prob` a recount follows it, which after a miscount finds the true count with the teacher's
+    `recheck_fix_prob`."""
     if "family" not in example.metadata:
         raise ValueError(f"example {example.id} is not a synthetic item")
-    example = as_taught(example, teacher, rng)
-    counting, conclusion, recount = _reasoning(example)
-    boxed = f"\\boxed{{{example.answer}}}"
+    taught = as_taught(example, teacher, rng)
+    counting, conclusion, recount = _reasoning(taught)
+    boxed = f"\\boxed{{{taught.answer}}}"
     solution = " ".join(part for part in (counting, conclusion, boxed) if part)
     if rng.random() < recheck_prob:
-        solution += f"\n\n{rng.choice(RECHECK_TRIGGERS)} {recount[:-1]} again. {boxed}"
+        trigger = rng.choice(RECHECK_TRIGGERS)
+        if taught.metadata["counts"] != example.metadata["counts"] and teacher.recheck_fixes(rng):
+            solution += f"\n\n{trigger} {_reasoning(example)[2]} \\boxed{{{example.answer}}}"
+        else:
+            solution += f"\n\n{trigger} {recount[:-1]} again. {boxed}"
     return solution
 
 

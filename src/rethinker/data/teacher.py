@@ -13,15 +13,21 @@ from rethinker.data.schema import Example
 
 @dataclass(frozen=True)
 class Teacher:
-    """Counts of `miscount_from` dots or more are reported one short with probability `miscount_prob` (0: exact)."""
+    """Counts of `miscount_from` dots or more are reported one short with probability `miscount_prob` (0: exact); a
+    re-check after a miscount recounts correctly with probability `recheck_fix_prob` (else it repeats the count)."""
 
     miscount_from: int = 0
     miscount_prob: float = 0.0
+    recheck_fix_prob: float = 0.0
 
     @property
     def exact(self) -> bool:
         """Whether this teacher never miscounts."""
         return self.miscount_from <= 0 or self.miscount_prob <= 0.0
+
+    def recheck_fixes(self, rng: random.Random) -> bool:
+        """Whether this re-check of a miscounted item recounts correctly (draws from `rng` only when it can)."""
+        return self.recheck_fix_prob > 0.0 and rng.random() < self.recheck_fix_prob
 
 
 EXACT_TEACHER = Teacher()

@@ -3,7 +3,8 @@ its training run used, read from the run's `config.yaml` (found by walking up fr
 
 RL runs (`rethinker train`) give `prompt.template`, `prompt.system`, `model.min_pixels`/`max_pixels` and the response
 length of their last PTST stage (else `rollout.max_new_tokens`); SFT runs (`rethinker sft`) give `data.template` and
-the pixel bounds. Explicit flags always win; `--template official` keeps each benchmark's own query.
+the pixel bounds (the first template when it trained on several). Explicit flags always win; `--template official` keeps
+each benchmark's own query.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from rethinker.errors import UserError
+from rethinker.models.prompts import run_template
 
 RUN_CONFIG = "config.yaml"
 SEARCH_LEVELS = 4
@@ -100,7 +102,7 @@ def read_trained_prompting(path: Path) -> TrainedPrompting:
         raise RunConfigError(f"{path}: top level must be a mapping")
     model = _section(data, "model", path)
     prompt = _section(data, "prompt", path)
-    template = prompt.get("template") or _section(data, "data", path).get("template")
+    template = prompt.get("template") or run_template(_section(data, "data", path).get("template"))
     system = prompt.get("system")
     for key, value in (("template", template), ("system", system)):
         if value is not None and not isinstance(value, str):

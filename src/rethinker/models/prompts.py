@@ -31,6 +31,13 @@ SYSTEM_PROMPTS: dict[str, str] = {
 _PLACEHOLDER = re.compile(r"<image\s*\d*>")
 
 
+def run_template(setting: object) -> object:
+    """The template a run's config records: an SFT run drawing from several templates answers to the first of them."""
+    if isinstance(setting, list) and setting and all(isinstance(item, str) for item in setting):
+        return setting[0]
+    return setting
+
+
 def resolve_template(name_or_text: str) -> str:
     """A named template, or a user-supplied template string that contains `{question}`."""
     if name_or_text in TEMPLATES:

@@ -20,6 +20,16 @@ def filter_top_k_top_p(scores: torch.Tensor, top_k: int, top_p: float) -> torch.
     return scores
 
 
+def exponential_like(tensor: torch.Tensor) -> torch.Tensor:
+    """Independent Exponential(1) draws shaped like `tensor`, never exactly zero.
+
+    Inverts uniform draws (-log(1 - U)), several times cheaper on CPU than `Tensor.exponential_`; the floor at the
+    smallest normal float keeps `p / noise` finite, so a zero-probability token never wins through 0 / 0.
+    """
+    uniform = torch.rand_like(tensor)
+    return uniform.neg_().log1p_().neg_().clamp_min_(torch.finfo(tensor.dtype).tiny)
+
+
 def sample_next(
     logits: torch.Tensor, params: SamplingParams, blocked: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +47,7 @@ def sample_next(
     allowed = scores if blocked is None else scores.masked_fill(blocked, -float("inf"))
     if params.temperature > 0:
         filtered = filter_top_k_top_p(allowed, params.top_k, params.top_p)
-        tokens = (filtered.softmax(dim=-1) / torch.empty_like(filtered).exponential_()).argmax(dim=-1)
+        tokens = (filtered.softmax(dim=-1) / exponential_like(filtered)).argmax(dim=-1)
     else:
         tokens = allowed.argmax(dim=-1)
     return tokens, logprobs.gather(1, tokens[:, None]).squeeze(1)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from rethinker.errors import UserError
-from rethinker.models.prompts import SYSTEM_PROMPTS, TEMPLATES, resolve_template
+from rethinker.models.prompts import SYSTEM_PROMPTS, TEMPLATES, resolve_template, run_template
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _run_template(config: Any, path: Path) -> tuple[str, str | None] | None:
         template, system = prompt.get("template"), prompt.get("system")
     elif isinstance(data, dict) and "template" in data:
         synthetic = data.get("source", "synthetic") == "synthetic"
-        template, system = (data.get("template") if synthetic else PLAIN), None
+        template, system = (run_template(data.get("template")) if synthetic else PLAIN), None
     else:
         return None
     if not isinstance(template, str) or system is not None and not isinstance(system, str):

@@ -24,18 +24,21 @@ def synthetic_sft_records(
     n: int,
     seed: int,
     recheck_prob: float = 0.0,
-    template: str = "default",
+    template: str | Sequence[str] = "default",
     *,
     split: str = "train",
     families: Sequence[str] = FAMILIES,
     image_size: int = 84,
     teacher: Teacher = EXACT_TEACHER,
 ) -> list[SFTRecord]:
-    """`n` synthetic items as conversations: the RL prompt (`build_messages`) answered by a worked solution."""
+    """`n` synthetic items as conversations: the RL prompt (`build_messages`) answered by a worked solution; given
+    several templates, each conversation's prompt uses one drawn at random."""
     rng = random.Random(f"rethinker-sft:{split}:{seed}")
+    templates = (template,) if isinstance(template, str) else tuple(template)
     records = []
     for example in make_synthetic(n, seed, split, families, image_size=image_size):
-        messages = [{"role": m["role"], "content": chat_text(m["content"])} for m in build_messages(example, template)]
+        chosen = templates[0] if len(templates) == 1 else rng.choice(templates)
+        messages = [{"role": m["role"], "content": chat_text(m["content"])} for m in build_messages(example, chosen)]
         messages.append({"role": "assistant", "content": worked_solution(example, rng, recheck_prob, teacher)})
         records.append(SFTRecord(id=example.id, images=example.images, messages=messages, origin=example.id))
     return records
