@@ -155,6 +155,22 @@ def share_of(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
 
 
+def merged_shifts(per_seed: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Flip counts by answer shift, summed over seeds, for both directions."""
+    merged: dict[str, dict[str, int]] = {"wrong_to_right": {}, "right_to_wrong": {}}
+    for shifts in per_seed:
+        for kind, counts in shifts.items():
+            for shift, count in counts.items():
+                merged[kind][shift] = merged[kind].get(shift, 0) + count
+    return merged
+
+
+def describe(counts: dict[str, int]) -> str:
+    """'+1: 7, -2: 1' (largest first), or 'none'."""
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    return ", ".join(f"{shift}: {count}" for shift, count in ordered) or "none"
+
+
 def finding3(out: Path) -> tuple[dict, list[str]]:
     """Stage 2 with and without forced rethinking (and the supervised start they come from): spontaneous rethinking,
     its flips, accuracy, test-time gain, and which share of wrong (right) answers a forced rethink fixes (breaks)."""
@@ -195,6 +211,12 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
             accepted = format_ci(per_seed, 2)
         label = "supervised start" if name == "start" else f"stage 2 {name}"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {accepted} |")
+    lines += ["", "Test-time forcing's flips by how far the re-check moved the answer (final - first, all seeds):", ""]
+    for name in names:
+        shifts = merged_shifts([runs[name][s]["probe"].get("forced_flip_shifts", {}) for s in seeds])
+        result["variants"][name]["forced_flip_shifts"] = shifts
+        label = "supervised start" if name == "start" else f"stage 2 {name}"
+        lines.append(f"- {label}: " + "; ".join(f"{kind} {describe(counts)}" for kind, counts in shifts.items()))
     sampled_keys = {
         "spontaneous_rethink_frac": "spontaneous rethinking",
         "spontaneous_wrong_to_right": "own rethinks wrong->right",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,7 +17,7 @@ from rethinker.algo.rethinking import test_time_rethink_summary
 from rethinker.data.synthetic import make_synthetic
 from rethinker.models.loading import load_model, load_processor
 from rethinker.models.prompt_bank import PromptBank
-from rethinker.rewards.extract import before_first_wait, count_waits
+from rethinker.rewards.extract import before_first_wait, count_waits, extract_answer
 from rethinker.rewards.registry import get_reward_fn, score_batch
 from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
@@ -35,9 +36,31 @@ def train(name: str, out: Path, seed: int, overrides: list[str]) -> Path:
     return run_dir / "checkpoints" / (run_dir / "checkpoints" / "latest").read_text().strip()
 
 
-def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[str, float]:
+def integer_answer(text: str) -> int | None:
+    """The response's final answer as an integer (a count), or None when it is not one."""
+    answer = extract_answer(text).answer
+    return int(answer) if answer is not None and re.fullmatch(r"-?\d{1,6}", answer.strip()) else None
+
+
+def flip_shifts(
+    first_texts: list[str], final_texts: list[str], first_right: list[bool], final_right: list[bool]
+) -> dict[str, dict[str, int]]:
+    """Per flip direction, how many flips moved the integer answer by each amount (final minus first, e.g. '+1')."""
+    shifts: dict[str, dict[str, int]] = {"wrong_to_right": {}, "right_to_wrong": {}}
+    for first, final, was, now in zip(first_texts, final_texts, first_right, final_right, strict=True):
+        if was == now:
+            continue
+        before, after = integer_answer(first), integer_answer(final)
+        shift = f"{after - before:+d}" if before is not None and after is not None else "other"
+        counts = shifts["wrong_to_right" if now else "right_to_wrong"]
+        counts[shift] = counts.get(shift, 0) + 1
+    return shifts
+
+
+def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict:
     """Greedy held-out accuracy, spontaneous rethinking rate and the shares of items its own rethinks turn wrong->right
-    and right->wrong (the answer before the first "Wait" against the final one), and test-time forced rethinking."""
+    and right->wrong (the answer before the first "Wait" against the final one), and test-time forced rethinking with
+    its flips counted by how far they moved the answer."""
     model, processor = load_model(checkpoint), load_processor(checkpoint)
     examples = make_synthetic(size, seed, "eval", ("count",))
     bank = PromptBank(processor, examples, "rethink", None, 1024)
@@ -62,7 +85,8 @@ def probe(checkpoint: Path, seed: int, size: int, max_new_tokens: int) -> dict[s
         rethought = [i for i, text in enumerate(before_texts) if count_waits(text) > 0]
         first_texts = [before_first_wait(before_texts[i]) for i in rethought]
         first = [r.correct for r in score_batch(reward, first_texts, [examples[i] for i in rethought], verifier)]
-    summary = test_time_rethink_summary(before, after)
+    summary: dict = test_time_rethink_summary(before, after)
+    summary["forced_flip_shifts"] = flip_shifts(before_texts, after_texts, before, after)
     summary["spontaneous_rethink_frac"] = len(rethought) / size
     own = test_time_rethink_summary(first, [before[i] for i in rethought])
     summary["spontaneous_wrong_to_right"] = own["wrong_to_right"] * len(rethought) / size

@@ -96,6 +96,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
         write(tmp_path / "f2" / f"dapo-seed{seed}.json", replay_run(seed, [0.7, 0.9, 0.95], 256))
     probe = {"spontaneous_rethink_frac": 0.2, "spontaneous_wrong_to_right": 0.05, "spontaneous_right_to_wrong": 0.01}
     probe |= {"acc_before": 0.8, "acc_after": 0.82, "wrong_to_right": 0.04, "right_to_wrong": 0.02}
+    probe["forced_flip_shifts"] = {"wrong_to_right": {"+1": 3}, "right_to_wrong": {"+1": 1, "-1": 2}}
     for seed in (0, 1):
         for name, rate in (("forced", 0.3 + 0.1 * seed), ("plain", 0.1)):
             sampled = {"acc": 0.9, "spontaneous_rethink_frac": rate, "spontaneous_wrong_to_right": 0.02}
@@ -122,10 +123,12 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     start = summary["finding3"]["variants"]["start"]
     assert start["fixes"] == pytest.approx([0.5, 0.5]) and start["breaks"] == pytest.approx([0.1, 0.1])
     assert "accepted" not in start
+    assert forced["forced_flip_shifts"] == {"wrong_to_right": {"+1": 6}, "right_to_wrong": {"+1": 2, "-1": 4}}
     text = (tmp_path / "summary.md").read_text()
     assert "RL gain over the plateau: 0.115 ± " in text and "every seed positive: yes" in text
     assert "Spontaneous rethinking, forced minus plain (paired by seed): 0.250 ± 0.635." in text
     assert "| supervised start | 0.200 ± 0.000 |" in text and "| stage 2 forced |" in text
+    assert "- stage 2 forced: wrong_to_right +1: 6; right_to_wrong -1: 4, +1: 2" in text
 
 
 @pytest.mark.slow

@@ -80,5 +80,6 @@ def test_tiny_pretrain_runs_the_warm_up(tmp_path: Path, monkeypatch: pytest.Monk
 def test_tiny_pretrain_command_reproduces_the_packaged_start(tmp_path: Path, rethinker_cli) -> None:
     result = rethinker_cli("tiny", "--pretrain", "--out", str(tmp_path / "warm"))
     assert result.returncode == 0, result.stderr
+    assert "warm-up" in result.stderr and "held_out=" in result.stderr, "the warm-up shows its progress"
     rebuilt = json.loads((tmp_path / "warm" / SFT_CURVE).read_text())["curve"]
     assert rebuilt == json.loads((resolve_model_path("tiny") / SFT_CURVE).read_text())["curve"]

@@ -20,6 +20,7 @@ from rethinker.rewards.verify import Verifier
 from rethinker.rollout.base import SamplingParams
 from rethinker.rollout.hf import HFRolloutEngine
 from rethinker.sft_config import SFTConfig
+from rethinker.telemetry import progress_bar
 from rethinker.train.checkpoint import TRAINER_STATE
 from rethinker.train.sft import SFTTrainer
 
@@ -73,11 +74,15 @@ def pretrain_tiny(
             trainer.processor, make_synthetic(eval_size, config.seed, "eval", families), "default", None, 512
         )
         curve = []
+        bar = progress_bar(config.train.steps, trainer.step, progress, "warm-up")
         with Verifier() as verifier:
             while trainer.step < config.train.steps:
                 trainer.train_step()
+                bar.update(1)
                 if trainer.step % every == 0 or trainer.step == config.train.steps:
                     curve.append([trainer.step, greedy_accuracy(trainer.model, trainer.processor, bank, verifier)])
+                    bar.set_postfix(held_out=f"{curve[-1][1]:.3f}")
+        bar.close()
         final = trainer.save()
         shutil.rmtree(out_dir, ignore_errors=True)
         shutil.copytree(final, out_dir, ignore=shutil.ignore_patterns(TRAINER_STATE))
