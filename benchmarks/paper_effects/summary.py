@@ -155,6 +155,11 @@ def share_of(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
 
 
+def model_label(name: str) -> str:
+    """How a finding-3 model is named in the tables: the supervised start, or a stage-2 variant."""
+    return "supervised start" if name == "start" else f"stage 2 {name}"
+
+
 def merged_shifts(per_seed: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
     """Flip counts by answer shift, summed over seeds, for both directions."""
     merged: dict[str, dict[str, int]] = {"wrong_to_right": {}, "right_to_wrong": {}}
@@ -209,14 +214,12 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
             ]
             result["variants"][name]["accepted"] = per_seed
             accepted = format_ci(per_seed, 2)
-        label = "supervised start" if name == "start" else f"stage 2 {name}"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {accepted} |")
+        lines.append(f"| {model_label(name)} | " + " | ".join(cells) + f" | {accepted} |")
     lines += ["", "Test-time forcing's flips by how far the re-check moved the answer (final - first, all seeds):", ""]
     for name in names:
         shifts = merged_shifts([runs[name][s]["probe"].get("forced_flip_shifts", {}) for s in seeds])
         result["variants"][name]["forced_flip_shifts"] = shifts
-        label = "supervised start" if name == "start" else f"stage 2 {name}"
-        lines.append(f"- {label}: " + "; ".join(f"{kind} {describe(counts)}" for kind, counts in shifts.items()))
+        lines.append(f"- {model_label(name)}: " + "; ".join(f"{kind} {describe(c)}" for kind, c in shifts.items()))
     sampled_keys = {
         "spontaneous_rethink_frac": "spontaneous rethinking",
         "spontaneous_wrong_to_right": "own rethinks wrong->right",
@@ -236,8 +239,7 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
             continue
         result["variants"][name]["sampled"] = {key: [row[key] for row in sampled] for key in sampled_keys}
         cells = [format_ci([row[key] for row in sampled]) for key in sampled_keys]
-        label = "supervised start" if name == "start" else f"stage 2 {name}"
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {model_label(name)} | " + " | ".join(cells) + " |")
     if all("sampled" in result["variants"][name] for name in VARIANTS):
         rates = {name: result["variants"][name]["sampled"]["spontaneous_rethink_frac"] for name in VARIANTS}
         lines.append(
@@ -306,9 +308,8 @@ def figures(out: Path) -> list[str]:
         for offset, (name, runs) in enumerate(rethink.items()):
             stats = [mean_ci95([run["sampled"][key] for run in runs.values()]) for key in keys]
             xs = [i + width * offset for i in range(len(keys))]
-            label = "supervised start" if name == "start" else f"stage 2 {name}"
             errors = [0 if h != h else h for _, h in stats]
-            ax.bar(xs, [m for m, _ in stats], width, yerr=errors, capsize=3, label=label)
+            ax.bar(xs, [m for m, _ in stats], width, yerr=errors, capsize=3, label=model_label(name))
         ax.set_xticks(
             [i + width * (len(rethink) - 1) / 2 for i in range(len(keys))],
             ["spontaneous\nrethinking", "own rethink\nwrong->right", "own rethink\nright->wrong", "accuracy"],
