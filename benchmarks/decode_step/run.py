@@ -7,10 +7,12 @@ Usage: python benchmarks/decode_step/run.py [--repeats 8] [--compile] [--out F]
    draw, and `sample_next` as a whole.
 2. Decode: the packaged tiny model sampling 2 prompts x 8 responses x 128 tokens (end of sequence ignored), with the
    former and the current noise alternating `--repeats` times: median ms per decoded token, and their ratio.
-3. With --compile: `torch.compile(dynamic=True)` of the decode step, its first call and its ms per token; and one
+3. Threads: the same decode loop at 1 and 2 torch threads, alternating `--repeats` times.
+4. With --compile: `torch.compile(dynamic=True)` of the decode step, its first call and its ms per token; and one
    step compiled for a fixed cache length (`dynamic=False`) against the same step eager.
 
-One thread (`torch.set_num_threads(1)`); ratios are measured in one run, so a busy neighbour costs both sides alike.
+One thread (`torch.set_num_threads(1)`) outside part 3; ratios are measured in one run, so a busy neighbour costs
+both sides alike.
 """
 
 from __future__ import annotations
@@ -110,6 +112,21 @@ def decode_ab(repeats: int) -> dict:
     return {"former_ms": former_ms, "current_ms": current_ms, "ratio": former_ms / current_ms, "runs": times}
 
 
+def thread_ab(repeats: int) -> dict:
+    """The decode loop at 1 and 2 torch threads alternating in one process: median ms per token of each."""
+    engine, prompts = decode_engine()
+    ms_per_token(engine, prompts, 2)
+    times: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for _ in range(repeats):
+            for threads in times:
+                torch.set_num_threads(threads)
+                times[threads].append(ms_per_token(engine, prompts))
+    finally:
+        torch.set_num_threads(1)
+    return {f"{threads}_threads_ms": statistics.median(runs) for threads, runs in times.items()}
+
+
 def compiled_decode() -> dict:
     """`torch.compile(dynamic=True)` of the decode step: the first rollout's seconds and the steady ms per token."""
     engine, prompts = decode_engine()
@@ -133,8 +150,9 @@ def compiled_decode() -> dict:
 
 
 def static_step(repeats: int = 300) -> dict:
-    """One decode step at a fixed cache length, eager and `torch.compile(dynamic=False)`: us per step, and the compile
-    time. A whole rollout would need a static-shape loop (attention over the full preallocated cache) to use it."""
+    """One decode step at a fixed cache length, eager and `torch.compile(dynamic=False)`: median us per step, and the
+    compile time. A whole rollout would need a static-shape loop (attention over the full preallocated cache) to use
+    it."""
     engine, prompts = decode_engine()
     with torch.no_grad():
         logits, prefill, _, next_positions = engine._prefill(prompts)
@@ -143,21 +161,21 @@ def static_step(repeats: int = 300) -> dict:
         tokens = torch.zeros(logits.shape[0] * 8, dtype=torch.long)
         positions = next_positions.repeat_interleave(8)
 
-        def per_step_us(step: Callable) -> float:
-            step(tokens, positions, None, cache)
-            cache.length -= 1
-            start = time.perf_counter()
-            for _ in range(repeats):
-                step(tokens, positions, None, cache)
+        def rewound(step: Callable) -> Callable[[torch.Tensor], None]:
+            """`step` at the same cache length every call: each call takes back the position it wrote."""
+
+            def call(step_tokens: torch.Tensor) -> None:
+                step(step_tokens, positions, None, cache)
                 cache.length -= 1
-            return (time.perf_counter() - start) / repeats * 1e6
+
+            return call
 
         compiled = torch.compile(decoder.step, dynamic=False)
         start = time.perf_counter()
-        compiled(tokens, positions, None, cache)
-        cache.length -= 1
+        rewound(compiled)(tokens)
         compile_s = time.perf_counter() - start
-        eager_us, compiled_us = per_step_us(decoder.step), per_step_us(compiled)
+        eager_us = median_us(rewound(decoder.step), tokens, repeats)
+        compiled_us = median_us(rewound(compiled), tokens, repeats)
     return {"eager_us": eager_us, "compiled_us": compiled_us, "compile_s": compile_s}
 
 
@@ -182,6 +200,11 @@ def main() -> None:
     print(
         f"tiny decode, 16 rows: {decode['former_ms']:.3f} ms/token before, {decode['current_ms']:.3f} after "
         f"({decode['ratio']:.2f}x)"
+    )
+    result["threads"] = thread_ab(args.repeats)
+    print(
+        f"tiny decode, 16 rows: {result['threads']['1_threads_ms']:.3f} ms/token with 1 thread, "
+        f"{result['threads']['2_threads_ms']:.3f} with 2"
     )
     if args.compile:
         result["compile"] = compiled_decode()

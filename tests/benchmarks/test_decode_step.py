@@ -24,5 +24,6 @@ def test_run_writes_noise_rows_and_the_decode_ab(tmp_path: Path) -> None:
     assert [(row["rows"], row["vocab"]) for row in written["noise"]] == [(16, 307), (16, 151_936), (128, 151_936)]
     figures = [row[key] for row in written["noise"] for key in ("former_us", "current_us", "sample_next_us")]
     figures += [written["decode"][key] for key in ("former_ms", "current_ms", "ratio")]
+    figures += [written["threads"][key] for key in ("1_threads_ms", "2_threads_ms")]
     assert all(math.isfinite(value) and value > 0 for value in figures)
     assert "tiny decode, 16 rows" in result.stdout and "compile" not in written
