@@ -12,6 +12,7 @@ from rethinker.train.warmup import PLATEAU_EVALS, plateau
 
 REPLAY_MODES = ("none", "filter", "dapo", "ssr")
 VARIANTS = ("forced", "plain")
+WRONG_TO_RIGHT, RIGHT_TO_WRONG = "spontaneous_wrong_to_right", "spontaneous_right_to_wrong"
 
 
 def load(folder: Path, pattern: str) -> dict[int, dict]:
@@ -176,6 +177,22 @@ def describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{shift}: {count}" for shift, count in ordered) or "none"
 
 
+def net_fix_lines(variants: dict[str, dict]) -> list[str]:
+    """Per model, wrong->right minus right->wrong of its own sampled rethinks and of greedy test-time forcing (paired
+    by seed): above zero, its rethinks fix more answers than they break."""
+    lines = []
+    for name, result in variants.items():
+        forced = paired_differences(result["wrong_to_right"], result["right_to_wrong"])
+        parts = [f"test-time forcing {format_ci(forced)}"]
+        if "sampled" in result:
+            own = result["sampled"]
+            parts.insert(
+                0, f"own sampled rethinks {format_ci(paired_differences(own[WRONG_TO_RIGHT], own[RIGHT_TO_WRONG]))}"
+            )
+        lines.append(f"- {model_label(name)}: " + "; ".join(parts))
+    return ["Rethinks' net fixes (wrong->right minus right->wrong, shares of all answers, paired by seed):", "", *lines]
+
+
 def finding3(out: Path) -> tuple[dict, list[str]]:
     """Stage 2 with and without forced rethinking (and the supervised start they come from): spontaneous rethinking,
     its flips, accuracy, test-time gain, and which share of wrong (right) answers a forced rethink fixes (breaks)."""
@@ -240,6 +257,7 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         result["variants"][name]["sampled"] = {key: [row[key] for row in sampled] for key in sampled_keys}
         cells = [format_ci([row[key] for row in sampled]) for key in sampled_keys]
         lines.append(f"| {model_label(name)} | " + " | ".join(cells) + " |")
+    lines += ["", *net_fix_lines(result["variants"])]
     if all("sampled" in result["variants"][name] for name in VARIANTS):
         rates = {name: result["variants"][name]["sampled"]["spontaneous_rethink_frac"] for name in VARIANTS}
         lines.append(

@@ -129,6 +129,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     assert "Spontaneous rethinking, forced minus plain (paired by seed): 0.250 ± 0.635." in text
     assert "| supervised start | 0.200 ± 0.000 |" in text and "| stage 2 forced |" in text
     assert "- stage 2 forced: wrong_to_right +1: 6; right_to_wrong -1: 4, +1: 2" in text
+    assert "- stage 2 forced: own sampled rethinks 0.010 ± 0.000; test-time forcing 0.020 ± 0.000" in text
 
 
 @pytest.mark.slow
