@@ -5,6 +5,7 @@ Without torchrun's environment (WORLD_SIZE unset or 1) every helper is a no-op a
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -69,8 +70,10 @@ def init_distributed(backend: str = "auto", timeout_s: float = 7200.0) -> DistEn
 
 
 def shutdown() -> None:
-    """Leave the process group, if one was joined."""
+    """Leave the process group, if one was joined. Drop sharded modules and optimizers first: their DTensors hold the
+    group, and a group destroyed under live DTensors can abort the process as the interpreter exits."""
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

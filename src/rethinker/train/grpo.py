@@ -567,4 +567,10 @@ class GRPOTrainer:
             bar.close()
             self.logger.close()
             self.verifier.close()
+            if self.dist.active:
+                self.release_sharded_state()
             shutdown()
+
+    def release_sharded_state(self) -> None:
+        """Drop the sharded policy and its optimizer so the process group can go cleanly; no training after this."""
+        del self.policy, self.optimizer, self.scheduler, self.rethinker
