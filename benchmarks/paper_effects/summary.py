@@ -12,7 +12,6 @@ from rethinker.train.warmup import PLATEAU_EVALS, plateau
 
 REPLAY_MODES = ("none", "filter", "dapo", "ssr")
 VARIANTS = ("forced", "plain")
-WRONG_TO_RIGHT, RIGHT_TO_WRONG = "spontaneous_wrong_to_right", "spontaneous_right_to_wrong"
 
 
 def load(folder: Path, pattern: str) -> dict[int, dict]:
@@ -182,13 +181,14 @@ def net_fix_lines(variants: dict[str, dict]) -> list[str]:
     by seed): above zero, its rethinks fix more answers than they break."""
     lines = []
     for name, result in variants.items():
-        forced = paired_differences(result["wrong_to_right"], result["right_to_wrong"])
-        parts = [f"test-time forcing {format_ci(forced)}"]
+        parts = []
         if "sampled" in result:
-            own = result["sampled"]
-            parts.insert(
-                0, f"own sampled rethinks {format_ci(paired_differences(own[WRONG_TO_RIGHT], own[RIGHT_TO_WRONG]))}"
+            own = paired_differences(
+                result["sampled"]["spontaneous_wrong_to_right"], result["sampled"]["spontaneous_right_to_wrong"]
             )
+            parts.append(f"own sampled rethinks {format_ci(own)}")
+        forced = paired_differences(result["wrong_to_right"], result["right_to_wrong"])
+        parts.append(f"test-time forcing {format_ci(forced)}")
         lines.append(f"- {model_label(name)}: " + "; ".join(parts))
     return ["Rethinks' net fixes (wrong->right minus right->wrong, shares of all answers, paired by seed):", "", *lines]
 
