@@ -1,6 +1,6 @@
 """One piece of the paper-effects benchmark per call, each writing one JSON file (the driver skips pieces whose JSON
-exists): the supervised curve from the imperfect teacher, RL from its plateau, a replay-mode run, a rethinking run, and
-the rethinking probes of the packaged start."""
+exists): the supervised curve from an imperfect teacher, RL from its plateau, a replay-mode run, a rethinking run, and
+the rethinking probes of a supervised start."""
 
 from __future__ import annotations
 
@@ -56,10 +56,11 @@ def series(rows: list[dict], key: str) -> list[list[float]]:
 
 
 def sft_piece(args: argparse.Namespace) -> None:
-    """The `sft-tiny` recipe (imperfect teacher), greedy held-out accuracy every `--every` steps; keeps the model."""
+    """The `sft-tiny` recipe (imperfect teacher, with any overrides), greedy held-out accuracy every `--every` steps;
+    keeps the model."""
     from rethinker.train.warmup import SFT_CURVE, pretrain_tiny
 
-    overrides = [f"seed={args.seed}", *([f"train.steps={args.steps}"] if args.steps else [])]
+    overrides = [f"seed={args.seed}", *([f"train.steps={args.steps}"] if args.steps else []), *args.overrides]
     model_dir = pretrain_tiny(args.out.with_suffix("") / "model", overrides, False, args.every, args.eval_size)
     curve = json.loads((model_dir / SFT_CURVE).read_text())["curve"]
     write_json(args.out, {"seed": args.seed, "curve": curve, "model": str(model_dir)})
@@ -98,11 +99,11 @@ def rethinking_probes(model: Path, args: argparse.Namespace) -> dict:
 
 
 def probe_piece(args: argparse.Namespace) -> None:
-    """The rethinking probes of the packaged supervised start (`model.path=tiny`), the model stage 1 starts from."""
-    from rethinker.models.paths import resolve_model_path
-
-    model = resolve_model_path("tiny")
-    write_json(args.out, {"seed": args.seed, "model": "tiny", **rethinking_probes(model, args)})
+    """The rethinking probes of a supervised start, the model of the piece named by `--start`."""
+    if args.start is None:
+        raise SystemExit("probe needs --start: the JSON of the supervised piece whose model it probes")
+    model = Path(json.loads(args.start.read_text())["model"])
+    write_json(args.out, {"seed": args.seed, "model": str(model), **rethinking_probes(model, args)})
 
 
 def main() -> None:
@@ -114,10 +115,10 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=50, help="sft: evaluate every this many steps")
     parser.add_argument("--eval-size", type=int, default=200, help="sft: held-out items")
     parser.add_argument("--preset", default="tiny", help="rl: the preset")
-    parser.add_argument("--start", type=Path, help="rl: a piece JSON whose 'model' is the start")
+    parser.add_argument("--start", type=Path, help="rl, probe: a piece JSON whose 'model' is the start")
     parser.add_argument("--probe", type=int, default=0, help="rl, probe: probe rethinking on this many held-out items")
     parser.add_argument("--probe-tokens", type=int, default=48)
-    parser.add_argument("overrides", nargs="*", help="rl: key=value overrides")
+    parser.add_argument("overrides", nargs="*", help="sft, rl: key=value overrides")
     args = parser.parse_intermixed_args()
     {"sft": sft_piece, "rl": rl_piece, "probe": probe_piece}[args.kind](args)
 

@@ -3,8 +3,9 @@ is skipped when that JSON exists; independent pieces run in parallel single-thre
 
 1. RL beyond supervised training: the imperfect teacher's SFT curve to its plateau, then GRPO from it (3 seeds).
 2. Vanishing advantages and SSR: none / filter / dapo / ssr from the packaged start (5 seeds).
-3. Forced rethinking: stage 1 (SSR), then stage 2 with and without forced rethinking, probed on held-out items (3);
-   the supervised start is probed the same way.
+3. Forced rethinking: a supervised start of its own (`sft-tiny` with a teacher whose first count of a crowded image is
+   always one short and whose re-checks always recount right), stage 1 (SSR), then stage 2 with and without forced
+   rethinking, all probed on held-out items (5 seeds).
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ HERE = Path(__file__).resolve().parent
 PIECES = HERE / "pieces.py"
 REPLAY_MODES = ("none", "filter", "dapo", "ssr")
 RETHINK_VARIANTS = {"forced": "rethink.enabled=true", "plain": "rethink.enabled=false"}
+RETHINK_TEACHER = [
+    "data.synthetic.miscount_from=5",
+    "data.synthetic.miscount_prob=1.0",
+    "data.synthetic.recheck_prob=0.25",
+    "data.synthetic.recheck_fix_prob=1.0",
+]
+"""Overrides of `sft-tiny` for finding 3's start: the teacher's first count of 5 dots or more is always one short and
+its re-checks (a quarter of the solutions) always recount right, so the start holds re-checks that are worth making and
+one consistent first-answer error for RL and re-checks to correct."""
 SMOKE = [
     "train.steps=2",
     "eval.every=1",
@@ -49,8 +59,9 @@ class Plan:
 
     sft_seeds: tuple[int, ...] = (0, 1, 2)
     replay_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    rethink_seeds: tuple[int, ...] = (0, 1, 2)
+    rethink_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     sft: list[str] = field(default_factory=list)
+    rethink_sft: list[str] = field(default_factory=list)
     rl: list[str] = field(default_factory=list)
     replay: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=5", "eval.size=200"])
     stage1: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=30", "eval.size=100"])
@@ -63,6 +74,7 @@ SMOKE_PLAN = Plan(
     replay_seeds=(0, 1),
     rethink_seeds=(0,),
     sft=["--steps", "2", "--every", "1", "--eval-size", "4"],
+    rethink_sft=["--steps", "2", "--every", "1", "--eval-size", "4"],
     rl=SMOKE,
     replay=SMOKE,
     stage1=SMOKE,
@@ -86,16 +98,18 @@ def plan_pieces(out: Path, plan: Plan, findings: set[int]) -> list[Piece]:
                 args = ["rl", "--seed", str(seed), f"replay.mode={mode}", *plan.replay]
                 pieces.append(Piece(out / "f2" / f"{mode}-seed{seed}.json", args))
     if 3 in findings:
+        probing = ["--probe", str(plan.probe)]
         for seed in plan.rethink_seeds:
-            probe = ["probe", "--seed", str(seed), "--probe", str(plan.probe)]
-            pieces.append(Piece(out / "f3" / f"start-seed{seed}.json", probe))
+            sft = out / "f3" / f"sft-seed{seed}.json"
+            pieces.append(Piece(sft, ["sft", "--seed", str(seed), *plan.rethink_sft, *RETHINK_TEACHER]))
+            start = ["probe", "--seed", str(seed), "--start", str(sft), *probing]
+            pieces.append(Piece(out / "f3" / f"start-seed{seed}.json", start, [sft]))
             stage1 = out / "f3" / f"stage1-seed{seed}.json"
-            pieces.append(
-                Piece(stage1, ["rl", "--preset", "vl-rethinker-stage1-tiny", "--seed", str(seed), *plan.stage1])
-            )
+            args = ["rl", "--preset", "vl-rethinker-stage1-tiny", "--seed", str(seed), "--start", str(sft)]
+            pieces.append(Piece(stage1, [*args, *plan.stage1], [sft]))
             for name, switch in RETHINK_VARIANTS.items():
                 args = ["rl", "--preset", "vl-rethinker-stage2-tiny", "--seed", str(seed), "--start", str(stage1)]
-                args += ["--probe", str(plan.probe), switch, *plan.stage2]
+                args += [*probing, switch, *plan.stage2]
                 pieces.append(Piece(out / "f3" / f"{name}-seed{seed}.json", args, [stage1]))
     return pieces
 

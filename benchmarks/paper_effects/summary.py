@@ -201,6 +201,16 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
     if not seeds:
         return {}, ["(no complete seed yet)"]
     names = [name for name in runs if all(seed in runs[name] for seed in seeds)]
+    result: dict = {"seeds": seeds, "variants": {}}
+    lines = []
+    starts = load(out / "f3", "sft-seed*.json")
+    if starts:
+        result["start_plateau"] = [plateau(starts[seed]["curve"])[0] for seed in sorted(starts)]
+        lines += [
+            f"The supervised start's plateau: {format_ci(result['start_plateau'])} over {len(starts)} seeds (greedy"
+            " held-out accuracy, its last evaluations).",
+            "",
+        ]
     keys = {
         "spontaneous_rethink_frac": "spontaneous rethinking",
         "spontaneous_wrong_to_right": "own rethinks wrong->right",
@@ -210,14 +220,13 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         "wrong_to_right": "forced wrong->right",
         "right_to_wrong": "forced right->wrong",
     }
-    lines = [
+    lines += [
         "Greedy answers on the held-out items:",
         "",
         "| model | " + " | ".join(keys.values()) + " | forcing fixes, of wrong | forcing breaks, of right |"
         " accepted rethinks / step |",
         "|---" * (len(keys) + 4) + "|",
     ]
-    result: dict = {"seeds": seeds, "variants": {}}
     for name in names:
         probes = [runs[name][s]["probe"] for s in seeds]
         fixes = [share_of(p["wrong_to_right"], 1 - p["acc_before"]) for p in probes]

@@ -28,8 +28,12 @@ def test_plan_has_every_piece_and_its_dependencies(tmp_path: Path) -> None:
     run = load("run")
     pieces = run.plan_pieces(tmp_path, run.Plan(), {1, 2, 3})
     names = {piece.out.relative_to(tmp_path).as_posix(): piece for piece in pieces}
-    assert len(names) == 3 * 2 + 5 * 4 + 3 * 4
-    assert names["f3/start-seed2.json"].args[:3] == ["probe", "--seed", "2"] and not names["f3/start-seed2.json"].needs
+    assert len(names) == 3 * 2 + 5 * 4 + 5 * 5
+    f3_sft = tmp_path / "f3" / "sft-seed2.json"
+    assert names["f3/start-seed2.json"].args[:3] == ["probe", "--seed", "2"]
+    assert names["f3/start-seed2.json"].needs == [f3_sft] and names["f3/stage1-seed2.json"].needs == [f3_sft]
+    assert "data.synthetic.recheck_fix_prob=1.0" in names["f3/sft-seed2.json"].args
+    assert "data.synthetic.recheck_fix_prob=1.0" not in names["f1/sft-seed2.json"].args
     assert names["f1/rl-seed2.json"].needs == [tmp_path / "f1" / "sft-seed2.json"]
     assert names["f3/forced-seed1.json"].needs == [tmp_path / "f3" / "stage1-seed1.json"]
     assert "rethink.enabled=true" in names["f3/forced-seed1.json"].args
@@ -105,6 +109,8 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
             write(tmp_path / "f3" / f"{name}-seed{seed}.json", payload)
         start = probe | {"acc_before": 0.7, "wrong_to_right": 0.15, "right_to_wrong": 0.07}
         write(tmp_path / "f3" / f"start-seed{seed}.json", {"seed": seed, "probe": start, "sampled": sampled})
+        curve = [[step, 0.6 + seed / 10] for step in range(4)]
+        write(tmp_path / "f3" / f"sft-seed{seed}.json", {"seed": seed, "curve": curve})
     subprocess.run([sys.executable, str(FOLDER / "summary.py"), str(tmp_path)], check=True, capture_output=True)
     summary = json.loads((tmp_path / "summary.json").read_text())
     first = summary["finding1"]
@@ -123,6 +129,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     start = summary["finding3"]["variants"]["start"]
     assert start["fixes"] == pytest.approx([0.5, 0.5]) and start["breaks"] == pytest.approx([0.1, 0.1])
     assert "accepted" not in start
+    assert summary["finding3"]["start_plateau"] == pytest.approx([0.6, 0.7])
     assert forced["forced_flip_shifts"] == {"wrong_to_right": {"+1": 6}, "right_to_wrong": {"+1": 2, "-1": 4}}
     text = (tmp_path / "summary.md").read_text()
     assert "RL gain over the plateau: 0.115 ± " in text and "every seed positive: yes" in text
@@ -130,6 +137,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     assert "| supervised start | 0.200 ± 0.000 |" in text and "| stage 2 forced |" in text
     assert "- stage 2 forced: wrong_to_right +1: 6; right_to_wrong -1: 4, +1: 2" in text
     assert "- stage 2 forced: own sampled rethinks 0.010 ± 0.000; test-time forcing 0.020 ± 0.000" in text
+    assert "The supervised start's plateau: 0.650 ± " in text
 
 
 @pytest.mark.slow
@@ -145,6 +153,7 @@ def test_run_sh_smoke_runs_every_piece_then_skips_them(tmp_path: Path) -> None:
         *[f"f2/{mode}-seed{seed}.json" for mode in ("dapo", "filter", "none", "ssr") for seed in (0, 1)],
         "f3/forced-seed0.json",
         "f3/plain-seed0.json",
+        "f3/sft-seed0.json",
         "f3/stage1-seed0.json",
         "f3/start-seed0.json",
     ]
