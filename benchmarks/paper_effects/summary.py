@@ -176,6 +176,12 @@ def describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{shift}: {count}" for shift, count in ordered) or "none"
 
 
+def own_net_fixes(variant: dict) -> list[float]:
+    """Per seed, wrong->right minus right->wrong of a model's own sampled rethinks (shares of all responses)."""
+    sampled = variant["sampled"]
+    return paired_differences(sampled["spontaneous_wrong_to_right"], sampled["spontaneous_right_to_wrong"])
+
+
 def net_fix_lines(variants: dict[str, dict]) -> list[str]:
     """Per model, wrong->right minus right->wrong of its own sampled rethinks and of greedy test-time forcing (paired
     by seed): above zero, its rethinks fix more answers than they break."""
@@ -183,10 +189,7 @@ def net_fix_lines(variants: dict[str, dict]) -> list[str]:
     for name, result in variants.items():
         parts = []
         if "sampled" in result:
-            own = paired_differences(
-                result["sampled"]["spontaneous_wrong_to_right"], result["sampled"]["spontaneous_right_to_wrong"]
-            )
-            parts.append(f"own sampled rethinks {format_ci(own)}")
+            parts.append(f"own sampled rethinks {format_ci(own_net_fixes(result))}")
         forced = paired_differences(result["wrong_to_right"], result["right_to_wrong"])
         parts.append(f"test-time forcing {format_ci(forced)}")
         lines.append(f"- {model_label(name)}: " + "; ".join(parts))
@@ -205,10 +208,11 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
     lines = []
     starts = load(out / "f3", "sft-seed*.json")
     if starts:
-        result["start_plateau"] = [plateau(starts[seed]["curve"])[0] for seed in sorted(starts)]
+        levels = [plateau(starts[seed]["curve"])[0] for seed in seeds if seed in starts]
+        result["start_plateau"] = levels
         lines += [
-            f"The supervised start's plateau: {format_ci(result['start_plateau'])} over {len(starts)} seeds (greedy"
-            " held-out accuracy, its last evaluations).",
+            f"The supervised start's plateau: {format_ci(levels)} over {len(levels)} seeds (greedy held-out accuracy,"
+            " its last evaluations).",
             "",
         ]
     keys = {
@@ -268,11 +272,15 @@ def finding3(out: Path) -> tuple[dict, list[str]]:
         lines.append(f"| {model_label(name)} | " + " | ".join(cells) + " |")
     lines += ["", *net_fix_lines(result["variants"])]
     if all("sampled" in result["variants"][name] for name in VARIANTS):
-        rates = {name: result["variants"][name]["sampled"]["spontaneous_rethink_frac"] for name in VARIANTS}
-        lines.append(
-            f"\nSpontaneous rethinking, forced minus plain (paired by seed): "
-            f"{format_ci(paired_differences(rates['forced'], rates['plain']))}."
-        )
+        forced, plain = (result["variants"][name] for name in VARIANTS)
+        rates = [variant["sampled"]["spontaneous_rethink_frac"] for variant in (forced, plain)]
+        result["net_fixes_forced_minus_plain"] = paired_differences(own_net_fixes(forced), own_net_fixes(plain))
+        lines += [
+            "",
+            f"Spontaneous rethinking, forced minus plain (paired by seed): {format_ci(paired_differences(*rates))}.",
+            "Net fixes of own sampled rethinks, forced minus plain (paired by seed): "
+            f"{format_ci(result['net_fixes_forced_minus_plain'])}.",
+        ]
     return result, lines
 
 

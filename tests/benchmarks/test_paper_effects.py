@@ -104,7 +104,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     for seed in (0, 1):
         for name, rate in (("forced", 0.3 + 0.1 * seed), ("plain", 0.1)):
             sampled = {"acc": 0.9, "spontaneous_rethink_frac": rate, "spontaneous_wrong_to_right": 0.02}
-            sampled["spontaneous_right_to_wrong"] = 0.01
+            sampled["spontaneous_right_to_wrong"] = 0.01 if name == "forced" else 0.015
             payload = {"seed": seed, "probe": probe, "rethink": {}, "sampled": sampled}
             write(tmp_path / "f3" / f"{name}-seed{seed}.json", payload)
         start = probe | {"acc_before": 0.7, "wrong_to_right": 0.15, "right_to_wrong": 0.07}
@@ -138,6 +138,8 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     assert "- stage 2 forced: wrong_to_right +1: 6; right_to_wrong -1: 4, +1: 2" in text
     assert "- stage 2 forced: own sampled rethinks 0.010 ± 0.000; test-time forcing 0.020 ± 0.000" in text
     assert "The supervised start's plateau: 0.650 ± " in text
+    assert "Net fixes of own sampled rethinks, forced minus plain (paired by seed): 0.005 ± 0.000." in text
+    assert summary["finding3"]["net_fixes_forced_minus_plain"] == pytest.approx([0.005, 0.005])
 
 
 @pytest.mark.slow
