@@ -29,9 +29,9 @@ RETHINK_TEACHER = [
     "data.synthetic.recheck_prob=0.25",
     "data.synthetic.recheck_fix_prob=1.0",
 ]
-"""Overrides of `sft-tiny` for finding 3's start: the teacher's first count of 5 dots or more is always one short and
-its re-checks (a quarter of the solutions) always recount right, so the start holds re-checks that are worth making and
-one consistent first-answer error for RL and re-checks to correct."""
+"""Finding 3's teacher, spelled out in full over `sft-tiny` (which differs in the two probabilities): its first count of
+5 dots or more is always one short and its re-checks (a quarter of the solutions) always recount right, so the start
+holds re-checks that are worth making and one consistent first-answer error for RL and re-checks to correct."""
 SMOKE = [
     "train.steps=2",
     "eval.every=1",
