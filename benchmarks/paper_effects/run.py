@@ -61,7 +61,6 @@ class Plan:
     replay_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     rethink_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     sft: list[str] = field(default_factory=list)
-    rethink_sft: list[str] = field(default_factory=list)
     rl: list[str] = field(default_factory=list)
     replay: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=5", "eval.size=200"])
     stage1: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=30", "eval.size=100"])
@@ -74,7 +73,6 @@ SMOKE_PLAN = Plan(
     replay_seeds=(0, 1),
     rethink_seeds=(0,),
     sft=["--steps", "2", "--every", "1", "--eval-size", "4"],
-    rethink_sft=["--steps", "2", "--every", "1", "--eval-size", "4"],
     rl=SMOKE,
     replay=SMOKE,
     stage1=SMOKE,
@@ -101,7 +99,7 @@ def plan_pieces(out: Path, plan: Plan, findings: set[int]) -> list[Piece]:
         probing = ["--probe", str(plan.probe)]
         for seed in plan.rethink_seeds:
             sft = out / "f3" / f"sft-seed{seed}.json"
-            pieces.append(Piece(sft, ["sft", "--seed", str(seed), *plan.rethink_sft, *RETHINK_TEACHER]))
+            pieces.append(Piece(sft, ["sft", "--seed", str(seed), *plan.sft, *RETHINK_TEACHER]))
             start = ["probe", "--seed", str(seed), "--start", str(sft), *probing]
             pieces.append(Piece(out / "f3" / f"start-seed{seed}.json", start, [sft]))
             stage1 = out / "f3" / f"stage1-seed{seed}.json"
