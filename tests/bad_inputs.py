@@ -136,6 +136,7 @@ SFT_VALUES = [
     ("eval.size=-1", "eval.size"),
     ("data.synthetic.recheck_prob=2", "data.synthetic.recheck_prob"),
     ("data.synthetic.recheck_fix_prob=-1", "data.synthetic.recheck_fix_prob"),
+    ("data.synthetic.recheck_style=twice", "data.synthetic.recheck_style"),
     ("data.template=[default,nope]", "'nope'"),
     ("data.synthetic.size=0", "data.synthetic.size"),
     ("data.format=alpaca", "data.format"),

@@ -3,14 +3,15 @@ is skipped when that JSON exists; independent pieces run in parallel single-thre
 
 1. RL beyond supervised training: the imperfect teacher's SFT curve to its plateau, then GRPO from it (3 seeds).
 2. Vanishing advantages and SSR: none / filter / dapo / ssr from the packaged start (5 seeds).
-3. Forced rethinking: a supervised start of its own (`sft-tiny` with a teacher whose first count of a crowded image is
-   always one short and whose re-checks always recount right), stage 1 (SSR), then stage 2 with and without forced
-   rethinking, all probed on held-out items (5 seeds).
+3. Forced rethinking: a supervised start of its own (`sft-tiny` with a teacher whose counts of a crowded image are
+   often one off either way and whose re-checks count again and vote), stage 1 (SSR), then stage 2 with and without
+   forced rethinking, all probed on held-out items (5 seeds).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -19,19 +20,27 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rethinker.rollout.triggers import SELF_QUESTIONING, SELF_VERIFICATION
+
 HERE = Path(__file__).resolve().parent
 PIECES = HERE / "pieces.py"
 REPLAY_MODES = ("none", "filter", "dapo", "ssr")
 RETHINK_VARIANTS = {"forced": "rethink.enabled=true", "plain": "rethink.enabled=false"}
 RETHINK_TEACHER = [
     "data.synthetic.miscount_from=5",
-    "data.synthetic.miscount_prob=1.0",
+    "data.synthetic.miscount_prob=0.5",
+    "data.synthetic.miscount_direction=either",
     "data.synthetic.recheck_prob=0.25",
-    "data.synthetic.recheck_fix_prob=1.0",
+    "data.synthetic.recheck_style=vote",
 ]
-"""Finding 3's teacher, spelled out in full over `sft-tiny` (which differs in the two probabilities): its first count of
-5 dots or more is always one short and its re-checks (a quarter of the solutions) always recount right, so the start
-holds re-checks that are worth making and one consistent first-answer error for RL and re-checks to correct."""
+"""Finding 3's teacher, over `sft-tiny`: half its counts of 5 dots or more are one off (short or over alike), and its
+re-checks (a quarter of the solutions) count afresh, as error-prone as the first count, with a third count to settle a
+disagreement. A re-check is then worth making only as a vote: no answer can be corrected by a fixed shift."""
+RETHINK_RL = ["rollout.max_new_tokens=64"]
+"""Room for a first answer and a voting re-check (about 50 tokens) in both stages."""
+RETHINK_TRIGGERS = "rethink.triggers=" + json.dumps([SELF_QUESTIONING, SELF_VERIFICATION])
+"""Stage 2 forces the paper's two triggers the cold start's re-checks open with; its third, self-correction ("Wait,
+there might be a mistake"), is a phrase this model never saw, and forcing it garbles the model's own re-checks."""
 SMOKE = [
     "train.steps=2",
     "eval.every=1",
@@ -66,6 +75,7 @@ class Plan:
     stage1: list[str] = field(default_factory=lambda: ["train.steps=30", "eval.every=30", "eval.size=100"])
     stage2: list[str] = field(default_factory=lambda: ["train.steps=40", "eval.every=40", "eval.size=100"])
     probe: int = 200
+    probe_tokens: int = 64
 
 
 SMOKE_PLAN = Plan(
@@ -96,7 +106,7 @@ def plan_pieces(out: Path, plan: Plan, findings: set[int]) -> list[Piece]:
                 args = ["rl", "--seed", str(seed), f"replay.mode={mode}", *plan.replay]
                 pieces.append(Piece(out / "f2" / f"{mode}-seed{seed}.json", args))
     if 3 in findings:
-        probing = ["--probe", str(plan.probe)]
+        probing = ["--probe", str(plan.probe), "--probe-tokens", str(plan.probe_tokens)]
         for seed in plan.rethink_seeds:
             sft = out / "f3" / f"sft-seed{seed}.json"
             pieces.append(Piece(sft, ["sft", "--seed", str(seed), *plan.sft, *RETHINK_TEACHER]))
@@ -104,10 +114,10 @@ def plan_pieces(out: Path, plan: Plan, findings: set[int]) -> list[Piece]:
             pieces.append(Piece(out / "f3" / f"start-seed{seed}.json", start, [sft]))
             stage1 = out / "f3" / f"stage1-seed{seed}.json"
             args = ["rl", "--preset", "vl-rethinker-stage1-tiny", "--seed", str(seed), "--start", str(sft)]
-            pieces.append(Piece(stage1, [*args, *plan.stage1], [sft]))
+            pieces.append(Piece(stage1, [*args, *plan.stage1, *RETHINK_RL], [sft]))
             for name, switch in RETHINK_VARIANTS.items():
                 args = ["rl", "--preset", "vl-rethinker-stage2-tiny", "--seed", str(seed), "--start", str(stage1)]
-                args += [*probing, switch, *plan.stage2]
+                args += [*probing, switch, *plan.stage2, *RETHINK_RL, RETHINK_TRIGGERS]
                 pieces.append(Piece(out / "f3" / f"{name}-seed{seed}.json", args, [stage1]))
     return pieces
 

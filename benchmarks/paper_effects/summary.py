@@ -189,7 +189,9 @@ def net_fix_lines(variants: dict[str, dict]) -> list[str]:
     for name, result in variants.items():
         parts = []
         if "sampled" in result:
-            parts.append(f"own sampled rethinks {format_ci(own_net_fixes(result))}")
+            own = own_net_fixes(result)
+            above = sum(value > 0 for value in own)
+            parts.append(f"own sampled rethinks {format_ci(own)} (above zero on {above} of {len(own)} seeds)")
         forced = paired_differences(result["wrong_to_right"], result["right_to_wrong"])
         parts.append(f"test-time forcing {format_ci(forced)}")
         lines.append(f"- {model_label(name)}: " + "; ".join(parts))

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from rethinker.config import CheckpointConfig, LoggingConfig, ModelConfig, OptimConfig, Strict, Threads
 from rethinker.data.sharegpt import SFTFormat
+from rethinker.data.teacher import MiscountDirection, RecheckStyle
 
 
 class SFTSyntheticConfig(Strict):
@@ -22,10 +23,18 @@ class SFTSyntheticConfig(Strict):
         0, ge=0, description="The imperfect teacher undercounts colours of at least this many dots (0: exact teacher)."
     )
     miscount_prob: float = Field(
-        0.0, ge=0.0, le=1.0, description="How often the teacher reports such a crowded colour one dot short."
+        0.0, ge=0.0, le=1.0, description="How often the teacher reports such a crowded colour one dot off."
     )
     recheck_fix_prob: float = Field(
         0.0, ge=0.0, le=1.0, description="How often the teacher's re-check after a miscount finds the true count."
+    )
+    miscount_direction: MiscountDirection = Field(
+        "short", description="A miscount is one dot short (short) or one short or one over at equal odds (either)."
+    )
+    recheck_style: RecheckStyle = Field(
+        "fix",
+        description="fix: a re-check after a miscount recounts right at recheck_fix_prob; vote: it counts afresh and "
+        "a third count settles a disagreement.",
     )
     image_size: int = Field(84, description="Side of the generated square images, in pixels.")
 

@@ -32,8 +32,12 @@ def test_plan_has_every_piece_and_its_dependencies(tmp_path: Path) -> None:
     f3_sft = tmp_path / "f3" / "sft-seed2.json"
     assert names["f3/start-seed2.json"].args[:3] == ["probe", "--seed", "2"]
     assert names["f3/start-seed2.json"].needs == [f3_sft] and names["f3/stage1-seed2.json"].needs == [f3_sft]
-    assert "data.synthetic.recheck_fix_prob=1.0" in names["f3/sft-seed2.json"].args
-    assert "data.synthetic.recheck_fix_prob=1.0" not in names["f1/sft-seed2.json"].args
+    assert "data.synthetic.recheck_style=vote" in names["f3/sft-seed2.json"].args
+    assert "data.synthetic.recheck_style=vote" not in names["f1/sft-seed2.json"].args
+    assert "rollout.max_new_tokens=64" in names["f3/stage1-seed2.json"].args
+    assert "rollout.max_new_tokens=64" not in names["f1/rl-seed2.json"].args
+    assert run.RETHINK_TRIGGERS in names["f3/forced-seed2.json"].args
+    assert names["f3/plain-seed2.json"].args[-5:] == names["f3/forced-seed2.json"].args[-5:]
     assert names["f1/rl-seed2.json"].needs == [tmp_path / "f1" / "sft-seed2.json"]
     assert names["f3/forced-seed1.json"].needs == [tmp_path / "f3" / "stage1-seed1.json"]
     assert "rethink.enabled=true" in names["f3/forced-seed1.json"].args
@@ -104,7 +108,7 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     for seed in (0, 1):
         for name, rate in (("forced", 0.3 + 0.1 * seed), ("plain", 0.1)):
             sampled = {"acc": 0.9, "spontaneous_rethink_frac": rate, "spontaneous_wrong_to_right": 0.02}
-            sampled["spontaneous_right_to_wrong"] = 0.01 if name == "forced" else 0.015
+            sampled["spontaneous_right_to_wrong"] = 0.01 if name == "forced" else 0.015 + 0.01 * seed
             payload = {"seed": seed, "probe": probe, "rethink": {}, "sampled": sampled}
             write(tmp_path / "f3" / f"{name}-seed{seed}.json", payload)
         start = probe | {"acc_before": 0.7, "wrong_to_right": 0.15, "right_to_wrong": 0.07}
@@ -136,10 +140,12 @@ def test_summary_from_hand_made_pieces(tmp_path: Path) -> None:
     assert "Spontaneous rethinking, forced minus plain (paired by seed): 0.250 ± 0.635." in text
     assert "| supervised start | 0.200 ± 0.000 |" in text and "| stage 2 forced |" in text
     assert "- stage 2 forced: wrong_to_right +1: 6; right_to_wrong -1: 4, +1: 2" in text
-    assert "- stage 2 forced: own sampled rethinks 0.010 ± 0.000; test-time forcing 0.020 ± 0.000" in text
+    forced_line = "- stage 2 forced: own sampled rethinks 0.010 ± 0.000 (above zero on 2 of 2 seeds); test-time forcing"
+    assert forced_line + " 0.020 ± 0.000" in text
+    assert "- stage 2 plain: own sampled rethinks 0.000 ± 0.064 (above zero on 1 of 2 seeds);" in text
     assert "The supervised start's plateau: 0.650 ± " in text
-    assert "Net fixes of own sampled rethinks, forced minus plain (paired by seed): 0.005 ± 0.000." in text
-    assert summary["finding3"]["net_fixes_forced_minus_plain"] == pytest.approx([0.005, 0.005])
+    assert "Net fixes of own sampled rethinks, forced minus plain (paired by seed): 0.010 ± 0.064." in text
+    assert summary["finding3"]["net_fixes_forced_minus_plain"] == pytest.approx([0.005, 0.015])
 
 
 @pytest.mark.slow

@@ -65,3 +65,39 @@ def test_recheck_never_changes_a_right_count() -> None:
         text = worked_solution(example, rng, recheck_prob=1.0, teacher=teacher)
         if boxed(text) == example.answer:
             assert last_boxed(text) == example.answer and "again" in text
+
+
+def test_a_teacher_erring_either_way_is_one_short_or_one_over_at_equal_odds() -> None:
+    teacher, rng = Teacher(miscount_from=5, miscount_prob=1.0, miscount_direction="either"), random.Random(0)
+    seen = [perceived_counts({"red": 7, "blue": 2}, teacher, rng) for _ in range(2000)]
+    assert all(counts["blue"] == 2 and counts["red"] in (6, 8) for counts in seen)
+    assert 0.45 < sum(counts["red"] == 8 for counts in seen) / len(seen) < 0.55
+
+
+def recounts(text: str) -> list[str]:
+    return re.findall(r"I count (\d+) dots?", text.split("\n\n")[1])
+
+
+def test_a_voting_recheck_counts_afresh_and_a_third_count_settles_a_disagreement() -> None:
+    teacher = Teacher(miscount_from=5, miscount_prob=0.5, miscount_direction="either", recheck_style="vote")
+    rng = random.Random(0)
+    crowded = [e for e in make_synthetic(1500, seed=6, families=("count",)) if int(e.answer) >= 5]
+    first_right = final_right = 0
+    for example in crowded:
+        text = worked_solution(example, rng, recheck_prob=1.0, teacher=teacher)
+        first, counts = boxed(text), recounts(text)
+        if len(counts) == 1:
+            assert counts[0] == first == last_boxed(text) and "again" in text
+        else:
+            assert len(counts) == 2 and counts[0] != first and last_boxed(text) == counts[1]
+        first_right += first == example.answer
+        final_right += last_boxed(text) == example.answer
+    assert 0.45 < first_right / len(crowded) < 0.55, "the first count is right half the time"
+    assert 0.53 < final_right / len(crowded) < 0.60, "the majority of three: 1/4 + 5/8 * 1/2 = 0.5625"
+
+
+def test_an_exact_teacher_voting_only_confirms() -> None:
+    teacher, rng = Teacher(recheck_style="vote"), random.Random(2)
+    for example in make_synthetic(100, seed=7, families=("count", "compare")):
+        text = worked_solution(example, rng, recheck_prob=1.0, teacher=teacher)
+        assert boxed(text) == last_boxed(text) == example.answer and "again" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from transformers import AutoModelForImageTextToText
 
 from rethinker.config import ConfigError, load_config
 from rethinker.data.sharegpt import SFTRecord
+from rethinker.data.synthetic import make_synthetic
 from rethinker.errors import UserError
 from rethinker.models.loading import load_processor
 from rethinker.models.processor import IMAGE_PAD
@@ -215,6 +217,20 @@ def test_a_run_where_nothing_fits_says_so(tiny_dir: Path, tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="no training conversation fits"):
         trainer.next_batch()
     assert trainer.skipped_long >= 16
+
+
+def test_the_teachers_error_direction_and_recheck_style_reach_the_conversations() -> None:
+    settings = ["size=300", "families=[count]", "recheck_prob=1.0", "miscount_prob=1.0", "miscount_direction=either"]
+    overrides = [f"data.synthetic.{item}" for item in [*settings, "recheck_style=vote"]]
+    config = load_config(SFTConfig, "sft-tiny", overrides)
+    records, _ = build_sft_records(config.data, config.eval, 0)
+    gold = [int(example.answer) for example in make_synthetic(300, 0, "train", ("count",))]
+    solutions = [record.messages[-1]["content"] for record in records]
+    firsts = [int(re.findall(r"boxed\{(\d+)\}", text)[0]) for text in solutions]
+    crowded = [first - answer for first, answer in zip(firsts, gold, strict=True) if answer >= 5]
+    assert set(crowded) == {-1, 1}, "every crowded first count is one off, both ways"
+    assert any(len(re.findall(r"I count \d+ dots?", text)) == 3 for text in solutions), "a third count settles"
+    assert all("again" in text for text, answer in zip(solutions, gold, strict=True) if answer < 5)
 
 
 def test_presets_validate_and_steps_follow_epochs(tmp_path: Path) -> None:

@@ -273,12 +273,21 @@ def _reasoning(example: Example) -> tuple[str, str, str]:
     return tally, "", tally
 
 
+def _recount_by_vote(example: Example, first: Example, teacher: Teacher, rng: random.Random) -> str:
+    """A re-check that counts afresh, as the teacher counts; when it disagrees with the `first` answer a third count
+    settles it (the third count is then the majority of the three whenever there is one)."""
+    second = as_taught(example, teacher, rng)
+    if second.answer == first.answer:
+        return f"{_reasoning(first)[2][:-1]} again. \\boxed{{{first.answer}}}"
+    third = as_taught(example, teacher, rng)
+    return f"{_reasoning(second)[2]} {_reasoning(third)[2]} \\boxed{{{third.answer}}}"
+
+
 def worked_solution(
     example: Example, rng: random.Random, recheck_prob: float = 0.0, teacher: Teacher = EXACT_TEACHER
 ) -> str:
     """A short solution ending in `\\boxed{answer}`, as `teacher` counts (exact by default); with probability
-    `recheck_prob` a recount follows it, which after a miscount finds the true count with the teacher's
-    `recheck_fix_prob`."""
+    `recheck_prob` a recount follows it, in the teacher's `recheck_style`."""
     if "family" not in example.metadata:
         raise ValueError(f"example {example.id} is not a synthetic item")
     taught = as_taught(example, teacher, rng)
@@ -287,7 +296,9 @@ def worked_solution(
     solution = " ".join(part for part in (counting, conclusion, boxed) if part)
     if rng.random() < recheck_prob:
         trigger = rng.choice(RECHECK_TRIGGERS)
-        if taught.metadata["counts"] != example.metadata["counts"] and teacher.recheck_fixes(rng):
+        if teacher.recheck_style == "vote":
+            solution += f"\n\n{trigger} {_recount_by_vote(example, taught, teacher, rng)}"
+        elif taught.metadata["counts"] != example.metadata["counts"] and teacher.recheck_fixes(rng):
             solution += f"\n\n{trigger} {_reasoning(example)[2]} \\boxed{{{example.answer}}}"
         else:
             solution += f"\n\n{trigger} {recount[:-1]} again. {boxed}"

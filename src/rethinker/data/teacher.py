@@ -1,5 +1,6 @@
-"""An imperfect teacher for the synthetic tasks: it undercounts crowded colours, so its worked solutions are wrong on
-a known, item-correlated share of the data (the cold-start data a supervised model can only imitate)."""
+"""An imperfect teacher for the synthetic tasks: it miscounts crowded colours by one, so its worked solutions are wrong
+on a known, item-correlated share of the data (the cold-start data a supervised model can only imitate), and its
+re-checks either correct a slip or vote among fresh counts."""
 
 from __future__ import annotations
 
@@ -7,18 +8,27 @@ import random
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from rethinker.data.schema import Example
+
+MiscountDirection = Literal["short", "either"]
+RecheckStyle = Literal["fix", "vote"]
 
 
 @dataclass(frozen=True)
 class Teacher:
-    """Counts of `miscount_from` dots or more are reported one short with probability `miscount_prob` (0: exact); a
-    re-check after a miscount recounts correctly with probability `recheck_fix_prob` (else it repeats the count)."""
+    """Counts of `miscount_from` dots or more are reported one off with probability `miscount_prob` (0: exact): one
+    short, or with `miscount_direction="either"` one short or one over at equal odds. Its re-checks, by
+    `recheck_style`: "fix" recounts correctly after a miscount with probability `recheck_fix_prob` (else repeats the
+    count); "vote" counts afresh, as error-prone as the first count, and when the two disagree a third count settles
+    it (the majority of three, or the last count when all differ)."""
 
     miscount_from: int = 0
     miscount_prob: float = 0.0
     recheck_fix_prob: float = 0.0
+    miscount_direction: MiscountDirection = "short"
+    recheck_style: RecheckStyle = "fix"
 
     @property
     def exact(self) -> bool:
@@ -47,11 +57,12 @@ def answer_from_counts(family: str, counts: Mapping[str, int], asked: Sequence[s
 
 
 def perceived_counts(counts: Mapping[str, int], teacher: Teacher, rng: random.Random) -> dict[str, int]:
-    """The counts as the teacher sees them: each crowded colour one short with the teacher's probability."""
+    """The counts as the teacher sees them: each crowded colour one off (as the teacher errs) with its probability."""
     seen = {}
     for color, count in counts.items():
         miss = count >= teacher.miscount_from and rng.random() < teacher.miscount_prob
-        seen[color] = count - 1 if miss else count
+        over = miss and teacher.miscount_direction == "either" and rng.random() < 0.5
+        seen[color] = count + 1 if over else count - 1 if miss else count
     return seen
 
 

@@ -184,7 +184,13 @@ def build_sft_records(
     """(train, held-out) conversations: synthetic splits, or a file with a held-out file or fraction."""
     if data.source == "synthetic":
         synth = data.synthetic
-        teacher = Teacher(synth.miscount_from, synth.miscount_prob, synth.recheck_fix_prob)
+        teacher = Teacher(
+            synth.miscount_from,
+            synth.miscount_prob,
+            synth.recheck_fix_prob,
+            synth.miscount_direction,
+            synth.recheck_style,
+        )
         options = {"families": tuple(synth.families or FAMILIES), "image_size": synth.image_size, "teacher": teacher}
         train = synthetic_sft_records(synth.size, seed, synth.recheck_prob, data.template, **options)
         held = synthetic_sft_records(evaluation.size, seed, synth.recheck_prob, data.template, split="eval", **options)
