@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rethinker.models.paths import resolve_model_path
 from rethinker.serve.app import RethinkerServer, build_server
 from rethinker.serve.config import ServeConfig
 from rethinker.serve.demo import DEMO_TRIGGERS
-from rethinker.serve.generation import Generator
+from rethinker.serve.generation import ChoiceDelta, GenerationJob, Generator
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `bash scripts/install_browser.sh`")
 
@@ -40,6 +41,7 @@ CHROMIUM_FLAGS = [
 ]
 WAIT_MS = 30_000
 MAX_NEW_TOKENS = 64
+PACE_S = 0.02
 UPLOAD_SEED = 7
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "demo.png"
 STATE_LOG_SCRIPT = """
@@ -64,11 +66,26 @@ def synthetic_png(path: Path) -> tuple[Path, str]:
     return path, example.question
 
 
+class PacedGenerator(Generator):
+    """The real generator, pausing after each streamed piece: the tiny model writes a whole answer in milliseconds,
+    and a busy machine would otherwise deliver it to the page as one network read, not chunk by chunk."""
+
+    def run(self, job: GenerationJob) -> None:
+        emit = job.emit
+
+        def paced(delta: ChoiceDelta) -> None:
+            emit(delta)
+            time.sleep(PACE_S)
+
+        job.emit = paced
+        super().run(job)
+
+
 @pytest.fixture(scope="module")
 def demo_server() -> Iterator[RethinkerServer]:
     """The packaged warm tiny model served on a free loopback port."""
     model_dir = resolve_model_path("tiny")
-    generator = Generator(load_model(model_dir), load_processor(model_dir))
+    generator = PacedGenerator(load_model(model_dir), load_processor(model_dir))
     server = build_server(ServeConfig(port=0, max_queue=2, max_new_tokens=MAX_NEW_TOKENS), generator, model_id="tiny")
     server.start()
     yield server
