@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from rethinker.config_view import UNRECORDED, resolve, show_config, sources_tabl
 from rethinker.data.schema import Example
 from rethinker.models.prompts import build_messages
 from rethinker.rewards.registry import BUILTIN_REWARDS, get_reward_fn
+from rethinker.rollout.triggers import SELF_QUESTIONING, SELF_VERIFICATION
 
 
 def test_default_preset_and_overrides() -> None:
@@ -196,3 +198,15 @@ def test_version_and_a_bad_list_override_through_the_console(rethinker_cli, user
     version = rethinker_cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"rethinker {__version__}"
     user_error(rethinker_cli("config", "vision-r1-7b", "stages.one.steps=4"), "stages.0.steps", "pick an item")
+
+
+def test_the_documented_small_model_triggers_file_resolves_as_written(tmp_path: Path, rethinker_cli) -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "recipes.md").read_text()
+    block = re.search(r"```yaml\n(# stage2-small\.yaml\n.*?)```", docs, re.DOTALL)
+    assert block, "docs/recipes.md shows stage2-small.yaml"
+    (tmp_path / "stage2-small.yaml").write_text(block.group(1))
+    result = rethinker_cli("config", str(tmp_path / "stage2-small.yaml"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    resolved = RLConfig.model_validate(yaml.safe_load(result.stdout))
+    assert resolved.rethink.triggers == (SELF_QUESTIONING, SELF_VERIFICATION)
+    assert resolved.rethink.enabled and resolved.rollout.max_new_tokens == 48, "the rest is the tiny stage-2 preset"
