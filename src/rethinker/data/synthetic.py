@@ -273,14 +273,18 @@ def _reasoning(example: Example) -> tuple[str, str, str]:
     return tally, "", tally
 
 
-def _recount_by_vote(example: Example, first: Example, teacher: Teacher, rng: random.Random) -> str:
-    """A re-check that counts afresh, as the teacher counts; when it disagrees with the `first` answer a third count
-    settles it (the third count is then the majority of the three whenever there is one)."""
-    second = as_taught(example, teacher, rng)
-    if second.answer == first.answer:
-        return f"{_reasoning(first)[2][:-1]} again. \\boxed{{{first.answer}}}"
-    third = as_taught(example, teacher, rng)
-    return f"{_reasoning(second)[2]} {_reasoning(third)[2]} \\boxed{{{third.answer}}}"
+def _recheck(example: Example, taught: Example, teacher: Teacher, rng: random.Random) -> str:
+    """What follows a re-check's trigger, in the teacher's style: "vote" counts afresh and, when that disagrees with
+    the first answer, lets a third count settle it (the majority of the three whenever there is one); "fix" recounts
+    right after a miscount at the teacher's rate; otherwise the recount confirms the first answer."""
+    if teacher.recheck_style == "vote":
+        second = as_taught(example, teacher, rng)
+        if second.answer != taught.answer:
+            third = as_taught(example, teacher, rng)
+            return f"{_reasoning(second)[2]} {_reasoning(third)[2]} \\boxed{{{third.answer}}}"
+    elif taught.metadata["counts"] != example.metadata["counts"] and teacher.recheck_fixes(rng):
+        return f"{_reasoning(example)[2]} \\boxed{{{example.answer}}}"
+    return f"{_reasoning(taught)[2][:-1]} again. \\boxed{{{taught.answer}}}"
 
 
 def worked_solution(
@@ -291,17 +295,11 @@ def worked_solution(
     if "family" not in example.metadata:
         raise ValueError(f"example {example.id} is not a synthetic item")
     taught = as_taught(example, teacher, rng)
-    counting, conclusion, recount = _reasoning(taught)
-    boxed = f"\\boxed{{{taught.answer}}}"
-    solution = " ".join(part for part in (counting, conclusion, boxed) if part)
+    counting, conclusion, _ = _reasoning(taught)
+    solution = " ".join(part for part in (counting, conclusion, f"\\boxed{{{taught.answer}}}") if part)
     if rng.random() < recheck_prob:
         trigger = rng.choice(RECHECK_TRIGGERS)
-        if teacher.recheck_style == "vote":
-            solution += f"\n\n{trigger} {_recount_by_vote(example, taught, teacher, rng)}"
-        elif taught.metadata["counts"] != example.metadata["counts"] and teacher.recheck_fixes(rng):
-            solution += f"\n\n{trigger} {_reasoning(example)[2]} \\boxed{{{example.answer}}}"
-        else:
-            solution += f"\n\n{trigger} {recount[:-1]} again. {boxed}"
+        solution += f"\n\n{trigger} {_recheck(example, taught, teacher, rng)}"
     return solution
 
 
