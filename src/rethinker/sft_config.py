@@ -20,7 +20,7 @@ class SFTSyntheticConfig(Strict):
     )
     families: list[str] | None = Field(None, description="Task families to generate; None = all of them.")
     miscount_from: int = Field(
-        0, ge=0, description="The imperfect teacher undercounts colours of at least this many dots (0: exact teacher)."
+        0, ge=0, description="The imperfect teacher miscounts colours of at least this many dots (0: exact teacher)."
     )
     miscount_prob: float = Field(
         0.0, ge=0.0, le=1.0, description="How often the teacher reports such a crowded colour one dot off."

@@ -185,11 +185,11 @@ def build_sft_records(
     if data.source == "synthetic":
         synth = data.synthetic
         teacher = Teacher(
-            synth.miscount_from,
-            synth.miscount_prob,
-            synth.recheck_fix_prob,
-            synth.miscount_direction,
-            synth.recheck_style,
+            miscount_from=synth.miscount_from,
+            miscount_prob=synth.miscount_prob,
+            recheck_fix_prob=synth.recheck_fix_prob,
+            miscount_direction=synth.miscount_direction,
+            recheck_style=synth.recheck_style,
         )
         options = {"families": tuple(synth.families or FAMILIES), "image_size": synth.image_size, "teacher": teacher}
         train = synthetic_sft_records(synth.size, seed, synth.recheck_prob, data.template, **options)
